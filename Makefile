@@ -1,0 +1,131 @@
+# imapwatch - passive IMAP/IMAPS analyzer.
+#
+#   make            build ./imapwatch
+#   make run        build and analyse the bundled captures (pcaps/)
+#   make test       build, then run every test twice: normal build and
+#                   AddressSanitizer + UndefinedBehaviorSanitizer build
+#   make bench      benchmark against a bare libpcap loop and tshark
+#   make fuzz       build the libFuzzer harnesses (clang) and run each briefly
+#   make install    PREFIX=/usr/local DESTDIR=
+#
+# Missing Debian packages are installed with apt-get on first use (as root).
+
+PREFIX	?= /usr/local
+DESTDIR	?=
+CC	?= cc
+B	?= build
+PYTHON	?= /usr/bin/python3
+
+PKGS	 = libpcap openssl json-c zlib
+WARN	 = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+	   -Wmissing-prototypes -Wno-unused-parameter
+OPT	?= -O2 -g
+SAN	?=
+CFLAGS	+= $(OPT) $(WARN) -std=gnu11 -D_GNU_SOURCE -Iinclude -I$(B)/gen \
+	   $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(SAN)
+LDLIBS	+= $(shell pkg-config --libs $(PKGS) 2>/dev/null) $(SAN)
+
+# Everything but main() goes into a library the tests link against.
+LIB_SRC	 = $(filter-out analyzer/main.c,$(wildcard analyzer/*.c)) \
+	   $(wildcard dissectors/*.c)
+LIB_OBJ	 = $(LIB_SRC:%.c=$(B)/%.o)
+GEN	 =
+UNIT_SRC = $(wildcard tests/unit/test_*.c)
+UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
+TOOL_SRC = $(wildcard tests/tools/*.c)
+TOOL_BIN = $(TOOL_SRC:tests/tools/%.c=$(B)/tests/%)
+
+.PHONY: all deps test-deps run test check unit bench fuzz install clean
+
+all: deps
+	@$(MAKE) --no-print-directory imapwatch
+
+# ---- Debian packages ----
+BUILD_DEBS = gcc make pkg-config libpcap-dev libssl-dev libjson-c-dev \
+	     zlib1g-dev
+TEST_DEBS  = tshark tcpdump python3 python3-scapy python3-jsonschema \
+	     iproute2 dovecot-imapd curl openssl procps valgrind clang \
+	     libclang-rt-14-dev
+
+define apt_install
+	@missing=""; for p in $(1); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" \
+	    || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  echo "wireshark-common wireshark-common/install-setuid boolean false" \
+	    | debconf-set-selections 2>/dev/null; \
+	  DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    --no-install-recommends $$missing >/dev/null \
+	    || { echo "apt-get install failed:$$missing"; exit 1; }; \
+	fi
+endef
+
+deps:
+	@pkg-config --exists $(PKGS) 2>/dev/null || true
+	$(call apt_install,$(BUILD_DEBS))
+
+test-deps: deps
+	$(call apt_install,$(TEST_DEBS))
+
+# ---- build ----
+imapwatch: build/imapwatch
+	cp build/imapwatch imapwatch
+
+$(B)/imapwatch: $(B)/analyzer/main.o $(B)/libimapwatch.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/libimapwatch.a: $(LIB_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+$(B)/%.o: %.c $(wildcard include/*.h) $(GEN)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(B)/tests/%: tests/unit/%.c tests/unit/harness.c tests/unit/harness.h \
+    $(B)/libimapwatch.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/unit -o $@ $< tests/unit/harness.c \
+	    $(B)/libimapwatch.a $(LDLIBS)
+
+$(B)/tests/%: tests/tools/%.c $(B)/libimapwatch.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(B)/libimapwatch.a $(LDLIBS)
+
+unit: $(UNIT_BIN) $(TOOL_BIN)
+
+# ---- run on the bundled captures ----
+run: all
+	@for f in pcaps/*.pcap pcaps/*.pcapng; do \
+	  [ -e "$$f" ] || continue; echo "== $$f" >&2; \
+	  ./imapwatch -r "$$f" || exit 1; done
+
+# ---- tests: normal build, then ASan+UBSan build ----
+SANFLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all \
+	   -fno-omit-frame-pointer
+
+test: test-deps
+	@$(MAKE) --no-print-directory all unit >/dev/null
+	@$(MAKE) --no-print-directory B=build-asan OPT="-O1 -g" \
+	    SAN="$(SANFLAGS)" build-asan/imapwatch unit >/dev/null
+	@tests/run.sh build build-asan
+
+check: test
+
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@tests/bench/run.sh
+
+fuzz: test-deps
+	@tests/fuzz/run.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 755 imapwatch $(DESTDIR)$(PREFIX)/bin/imapwatch
+	[ ! -f imapwatch.1 ] || install -m 644 imapwatch.1 \
+	    $(DESTDIR)$(PREFIX)/share/man/man1/imapwatch.1
+
+clean:
+	rm -rf build build-asan build-fuzz imapwatch

@@ -1,0 +1,563 @@
+/*
+ * session.c - the dissector host for one TCP connection.
+ *
+ * Finds the protocol by content (the registry's probes), then hands the
+ * attached dissector every byte it has not consumed, holding the rest up to
+ * IW_PENDING_MAX a direction.  Skips and bypasses requested by the dissector
+ * are applied here, so a skipped IMAP literal or a bypassed TLS stream is
+ * counted but never copied.  At the end it writes the session event.
+ */
+#include <json.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "dissector.h"
+#include "event.h"
+#include "session.h"
+#include "stats.h"
+
+/* Bytes a direction may hold while no probe has decided. */
+#define PROBE_MAX 4096
+
+struct held {
+	uint8_t	*buf;
+	size_t	 len;
+	size_t	 cap;
+};
+
+struct iw_session {
+	const struct iw_flowref	*flow;
+	iw_time			 now;
+
+	const struct iw_dissector *d;	/* NULL while probing */
+	void			*st;
+	uint32_t		 probe_no[2];	/* registry bits that said NO */
+	bool			 probe_gave_up;
+	int			 first_dir;	/* direction of the first byte */
+
+	struct held		 held[2];
+	uint64_t		 skip[2];
+	bool			 bypass[2];
+	bool			 dropped;
+	bool			 ended;
+
+	const char		*app;		/* "imap", "tls" or NULL */
+	uint64_t		 findings;	/* bit per enum iw_finding */
+
+	struct iw_stream_totals	 totals;
+};
+
+struct iw_session *
+iw_session_new(const struct iw_flowref *flow)
+{
+	struct iw_session *s = calloc(1, sizeof(*s));
+
+	if (s == NULL)
+		return NULL;
+	s->flow = flow;
+	s->first_dir = -1;
+	return s;
+}
+
+static void
+held_free(struct held *h)
+{
+	free(h->buf);
+	h->buf = NULL;
+	h->len = h->cap = 0;
+}
+
+void
+iw_session_free(struct iw_session *s)
+{
+	if (s == NULL)
+		return;
+	if (s->d != NULL && s->st != NULL)
+		s->d->destroy(s->st);
+	held_free(&s->held[0]);
+	held_free(&s->held[1]);
+	free(s);
+}
+
+/* Appends up to n bytes (never past IW_PENDING_MAX); returns how many. */
+static size_t
+held_append(struct held *h, const uint8_t *p, size_t n)
+{
+	size_t want, ncap;
+	uint8_t *nb;
+
+	if (n > IW_PENDING_MAX - h->len)
+		n = IW_PENDING_MAX - h->len;
+	want = h->len + n;
+	if (want > h->cap) {
+		ncap = h->cap ? h->cap : 512;
+		while (ncap < want)
+			ncap *= 2;
+		if (ncap > IW_PENDING_MAX)
+			ncap = IW_PENDING_MAX;
+		nb = realloc(h->buf, ncap);
+		if (nb == NULL)
+			return 0;
+		h->buf = nb;
+		h->cap = ncap;
+	}
+	memcpy(h->buf + h->len, p, n);
+	h->len += n;
+	return n;
+}
+
+static void
+held_consume(struct held *h, size_t n)
+{
+	if (n >= h->len) {
+		h->len = 0;
+		return;
+	}
+	memmove(h->buf, h->buf + n, h->len - n);
+	h->len -= n;
+}
+
+static bool
+direction_closed(const struct iw_session *s, enum iw_dir dir)
+{
+	return s->dropped || s->bypass[dir] || s->probe_gave_up;
+}
+
+bool
+iw_session_wants(const struct iw_session *s, enum iw_dir dir)
+{
+	return !s->ended && !direction_closed(s, dir);
+}
+
+size_t
+iw_session_held(const struct iw_session *s)
+{
+	return s->held[0].cap + s->held[1].cap;
+}
+
+/* Applies a pending skip to the front of buf; returns bytes skipped. */
+static size_t
+apply_skip(struct iw_session *s, enum iw_dir dir, size_t len)
+{
+	size_t n = len;
+
+	if (s->skip[dir] < n)
+		n = (size_t)s->skip[dir];
+	s->skip[dir] -= n;
+	s->totals.skipped[dir] += n;
+	return n;
+}
+
+/*
+ * Gives buf to the dissector until it stops consuming.  Returns how many
+ * bytes are done with (consumed, skipped, or let go by a bypass).
+ */
+static size_t
+run_dissector(struct iw_session *s, enum iw_dir dir, const uint8_t *buf,
+    size_t len)
+{
+	size_t done = 0, c, k;
+
+	while (done < len) {
+		if (direction_closed(s, dir))
+			return len;
+		c = s->d->data(s->st, dir, buf + done, len - done);
+		if (c > len - done)
+			c = len - done;		/* a dissector bug; stay safe */
+		done += c;
+		k = 0;
+		if (s->skip[dir] > 0 && done < len)
+			k = apply_skip(s, dir, len - done);
+		done += k;
+		if (c == 0 && k == 0)
+			break;
+	}
+	if (direction_closed(s, dir))
+		return len;
+	return done;
+}
+
+/* The dissector stalled with a full buffer: the held bytes become a gap. */
+static void
+stalled(struct iw_session *s, enum iw_dir dir)
+{
+	struct held *h = &s->held[dir];
+
+	iw_anomaly(s, "stream", "dissector_buffer_full", s->d->name);
+	s->totals.gaps[dir]++;
+	s->totals.gap_bytes[dir] += h->len;
+	s->d->gap(s->st, dir, h->len);
+	h->len = 0;
+}
+
+static void
+deliver(struct iw_session *s, enum iw_dir dir, const uint8_t *buf,
+    size_t len)
+{
+	struct held *h = &s->held[dir];
+	size_t n, c;
+
+	if (h->len == 0) {
+		c = run_dissector(s, dir, buf, len);
+		buf += c;
+		len -= c;
+		if (len == 0)
+			return;
+	}
+	while (len > 0) {
+		n = held_append(h, buf, len);
+		if (n == 0 && h->len < IW_PENDING_MAX) {
+			/* out of memory: lose these bytes as a gap */
+			s->totals.gaps[dir]++;
+			s->totals.gap_bytes[dir] += len;
+			s->d->gap(s->st, dir, len);
+			return;
+		}
+		buf += n;
+		len -= n;
+		c = run_dissector(s, dir, h->buf, h->len);
+		held_consume(h, c);
+		if (direction_closed(s, dir)) {
+			h->len = 0;
+			return;
+		}
+		if (h->len == IW_PENDING_MAX)
+			stalled(s, dir);
+	}
+}
+
+/* ---- probing ---- */
+
+static void
+attach(struct iw_session *s, const struct iw_dissector *d, enum iw_dir last)
+{
+	enum iw_dir first = iw_dir_other(last);
+	struct held moved[2];
+
+	s->st = d->create(s);
+	if (s->st == NULL) {
+		s->probe_gave_up = true;
+		iw_stats.sessions_not_analysed++;
+		return;
+	}
+	s->d = d;
+	/* replay what the probes saw, the direction that spoke first first */
+	if (s->first_dir >= 0 && (enum iw_dir)s->first_dir == last)
+		first = last;
+	moved[0] = s->held[0];
+	moved[1] = s->held[1];
+	memset(s->held, 0, sizeof(s->held));
+	if (moved[first].len > 0)
+		deliver(s, first, moved[first].buf, moved[first].len);
+	if (moved[iw_dir_other(first)].len > 0 && !s->ended)
+		deliver(s, iw_dir_other(first), moved[iw_dir_other(first)].buf,
+		    moved[iw_dir_other(first)].len);
+	held_free(&moved[0]);
+	held_free(&moved[1]);
+}
+
+static void
+give_up_probing(struct iw_session *s)
+{
+	s->probe_gave_up = true;
+	held_free(&s->held[0]);
+	held_free(&s->held[1]);
+	iw_stats.sessions_not_analysed++;
+}
+
+static void
+probe(struct iw_session *s, enum iw_dir dir, const uint8_t *buf, size_t len)
+{
+	struct held *h = &s->held[dir];
+	const uint8_t *p = buf;
+	size_t n = len;
+	uint32_t all = 0;
+	int i;
+	enum iw_probe r;
+
+	if (s->first_dir < 0)
+		s->first_dir = dir;
+	if (h->len > 0 || len < PROBE_MAX) {
+		if (h->len + len > PROBE_MAX)
+			len = PROBE_MAX - h->len;
+		held_append(h, buf, len);
+		p = h->buf;
+		n = h->len;
+	}
+	for (i = 0; iw_dissectors[i] != NULL; i++) {
+		all |= 1u << i;
+		if (s->probe_no[dir] & (1u << i))
+			continue;
+		r = iw_dissectors[i]->probe(dir, p, n, &s->flow->ep);
+		if (r == IW_PROBE_MATCH) {
+			if (h->len == 0)	/* a big first segment, not held */
+				held_append(h, buf, len);
+			attach(s, iw_dissectors[i], dir);
+			return;
+		}
+		if (r == IW_PROBE_NO || n >= PROBE_MAX)
+			s->probe_no[dir] |= 1u << i;
+	}
+	/* every dissector refused both directions: not ours */
+	if (s->probe_no[dir] == all &&
+	    (s->probe_no[iw_dir_other(dir)] == all ||
+	    s->held[iw_dir_other(dir)].len > 0 || n >= PROBE_MAX))
+		give_up_probing(s);
+}
+
+/* ---- engine side ---- */
+
+void
+iw_session_data(struct iw_session *s, enum iw_dir dir, const uint8_t *buf,
+    size_t len, iw_time ts)
+{
+	size_t k;
+
+	if (len == 0 || s->ended)
+		return;
+	s->now = ts;
+	s->totals.bytes[dir] += len;
+	if (direction_closed(s, dir))
+		return;
+	if (s->skip[dir] > 0) {
+		k = apply_skip(s, dir, len);
+		buf += k;
+		len -= k;
+		if (len == 0)
+			return;
+	}
+	if (s->d == NULL)
+		probe(s, dir, buf, len);
+	else
+		deliver(s, dir, buf, len);
+}
+
+void
+iw_session_gap(struct iw_session *s, enum iw_dir dir, uint64_t len,
+    iw_time ts)
+{
+	if (s->ended)
+		return;
+	s->now = ts;
+	s->totals.gaps[dir]++;
+	s->totals.gap_bytes[dir] += len;
+	if (direction_closed(s, dir))
+		return;
+	if (s->d == NULL) {
+		/* the probe's bytes no longer join what follows */
+		s->held[dir].len = 0;
+		return;
+	}
+	/* held bytes and the skip both lose their place at a gap */
+	if (s->held[dir].len > 0) {
+		len += s->held[dir].len;
+		s->held[dir].len = 0;
+	}
+	if (s->skip[dir] > 0) {
+		if (s->skip[dir] >= len) {
+			s->skip[dir] -= len;
+			return;		/* the gap fell inside a skip */
+		}
+		len -= s->skip[dir];
+		s->skip[dir] = 0;
+	}
+	s->d->gap(s->st, dir, len);
+}
+
+static void
+count_session_mode(struct json_object *ev)
+{
+	struct json_object *imap, *mode;
+	const char *m;
+
+	if (!json_object_object_get_ex(ev, "imap", &imap) ||
+	    !json_object_object_get_ex(imap, "mode", &mode)) {
+		iw_stats.sessions_tls++;
+		return;
+	}
+	m = json_object_get_string(mode);
+	if (strcmp(m, "starttls") == 0)
+		iw_stats.sessions_imap_starttls++;
+	else if (strcmp(m, "implicit_tls") == 0)
+		iw_stats.sessions_imap_implicit_tls++;
+	else
+		iw_stats.sessions_imap_cleartext++;
+}
+
+static void
+add_session_fields(struct iw_session *s, struct json_object *ev,
+    enum iw_end_reason why)
+{
+	struct json_object *obj, *list;
+	int f;
+
+	if (!json_object_object_get_ex(ev, s->app, &obj)) {
+		obj = json_object_new_object();
+		json_object_object_add(ev, s->app, obj);
+	}
+	json_object_object_add(obj, "bytes_toserver",
+	    json_object_new_uint64(s->totals.bytes[IW_TO_SERVER]));
+	json_object_object_add(obj, "bytes_toclient",
+	    json_object_new_uint64(s->totals.bytes[IW_TO_CLIENT]));
+	json_object_object_add(obj, "gaps", json_object_new_uint64(
+	    s->totals.gaps[0] + s->totals.gaps[1]));
+	json_object_object_add(obj, "end_reason",
+	    json_object_new_string(iw_end_reason_name(why)));
+	list = json_object_new_array();
+	for (f = 0; f < IW_F_COUNT; f++)
+		if (s->findings & (1ULL << f))
+			json_object_array_add(list,
+			    json_object_new_string(iw_finding_info(f)->id));
+	json_object_object_add(obj, "findings", list);
+}
+
+void
+iw_session_end(struct iw_session *s, enum iw_end_reason why, iw_time ts,
+    const struct iw_stream_totals *totals)
+{
+	struct json_object *ev;
+
+	if (s->ended)
+		return;
+	s->now = ts;
+	if (totals != NULL) {
+		s->totals.bytes[0] = totals->bytes[0];
+		s->totals.bytes[1] = totals->bytes[1];
+		s->totals.gaps[0] = totals->gaps[0];
+		s->totals.gaps[1] = totals->gaps[1];
+		s->totals.gap_bytes[0] = totals->gap_bytes[0];
+		s->totals.gap_bytes[1] = totals->gap_bytes[1];
+	}
+	if (s->d == NULL || s->st == NULL) {
+		s->ended = true;
+		return;
+	}
+	s->d->end(s->st, why);
+	s->ended = true;
+	if (s->dropped || s->app == NULL)
+		return;
+	if (strcmp(s->app, "tls") == 0 && !iw_cfg.all_tls)
+		return;
+	ev = iw_event_new(s->app, ts, s->flow);
+	if (ev == NULL)
+		return;
+	json_object_object_add(ev, "app_proto",
+	    json_object_new_string(s->app));
+	s->d->report(s->st, ev);
+	add_session_fields(s, ev, why);
+	count_session_mode(ev);
+	iw_event_emit(ev);
+}
+
+/* ---- dissector side ---- */
+
+iw_time
+iw_session_now(const struct iw_session *s)
+{
+	return s->now;
+}
+
+const struct iw_flowref *
+iw_session_flow(const struct iw_session *s)
+{
+	return s->flow;
+}
+
+void
+iw_session_skip(struct iw_session *s, enum iw_dir dir, uint64_t n)
+{
+	s->skip[dir] += n;
+}
+
+void
+iw_session_bypass(struct iw_session *s, enum iw_dir dir)
+{
+	s->bypass[dir] = true;
+}
+
+void
+iw_session_set_app(struct iw_session *s, const char *app)
+{
+	s->app = app;
+}
+
+const char *
+iw_session_app(const struct iw_session *s)
+{
+	return s->app;
+}
+
+void
+iw_session_drop(struct iw_session *s)
+{
+	if (!s->dropped)
+		iw_stats.sessions_dropped++;
+	s->dropped = true;
+}
+
+bool
+iw_session_has_finding(const struct iw_session *s, enum iw_finding f)
+{
+	return (s->findings & (1ULL << f)) != 0;
+}
+
+bool
+iw_alert(struct iw_session *s, enum iw_finding f, int severity,
+    struct json_object *evidence)
+{
+	const struct iw_finding_info *fi = iw_finding_info(f);
+	struct json_object *ev, *alert;
+
+	if (fi == NULL || (s->findings & (1ULL << f))) {
+		json_object_put(evidence);
+		return false;
+	}
+	s->findings |= 1ULL << f;
+	iw_stats.findings[f]++;
+	ev = iw_event_new("alert", s->now, s->flow);
+	if (ev == NULL) {
+		json_object_put(evidence);
+		return true;
+	}
+	json_object_object_add(ev, "app_proto",
+	    json_object_new_string(s->app ? s->app : "imap"));
+	alert = json_object_new_object();
+	json_object_object_add(alert, "signature",
+	    json_object_new_string(fi->id));
+	json_object_object_add(alert, "signature_id",
+	    json_object_new_int(fi->signature_id));
+	json_object_object_add(alert, "severity",
+	    json_object_new_int(severity > 0 ? severity : fi->severity));
+	json_object_object_add(alert, "category",
+	    json_object_new_string(fi->category));
+	json_object_object_add(alert, "message",
+	    json_object_new_string(fi->message));
+	json_object_object_add(ev, "alert", alert);
+	if (evidence != NULL)
+		json_object_object_add(ev,
+		    fi->layer == IW_LAYER_TLS ? "tls" : "imap", evidence);
+	iw_event_emit(ev);
+	return true;
+}
+
+void
+iw_anomaly(struct iw_session *s, const char *type, const char *event,
+    const char *layer)
+{
+	struct json_object *ev, *an;
+
+	iw_stats_anomaly(layer, event);
+	ev = iw_event_new("anomaly", s->now, s->flow);
+	if (ev == NULL)
+		return;
+	if (s->app != NULL)
+		json_object_object_add(ev, "app_proto",
+		    json_object_new_string(s->app));
+	an = json_object_new_object();
+	json_object_object_add(an, "type", json_object_new_string(type));
+	json_object_object_add(an, "event", json_object_new_string(event));
+	json_object_object_add(an, "layer", json_object_new_string(layer));
+	json_object_object_add(ev, "anomaly", an);
+	iw_event_emit(ev);
+}

@@ -1,0 +1,188 @@
+/*
+ * stats.c - the run's counters and the `stats` event.
+ */
+#include <json.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "event.h"
+#include "findings.h"
+#include "stats.h"
+
+struct iw_stats iw_stats;
+
+static const char *const bad_names[IW_BAD_COUNT] = {
+	[IW_BAD_TRUNCATED_LINK] = "truncated_link",
+	[IW_BAD_TRUNCATED_IP] = "truncated_ip",
+	[IW_BAD_TRUNCATED_TCP] = "truncated_tcp",
+	[IW_BAD_TRUNCATED_PAYLOAD] = "truncated_payload",
+	[IW_BAD_IP_VERSION] = "bad_ip_version",
+	[IW_BAD_IP_HEADER] = "bad_ip_header",
+	[IW_BAD_IP6_EXTHDR] = "bad_ipv6_extension_header",
+	[IW_BAD_TCP_HEADER] = "bad_tcp_header",
+	[IW_BAD_CHECKSUM_IP] = "bad_ip_checksum",
+	[IW_BAD_CHECKSUM_TCP] = "bad_tcp_checksum",
+	[IW_BAD_FRAG_OVERLAP] = "fragment_overlap",
+	[IW_BAD_FRAG_TOO_BIG] = "fragment_too_big",
+	[IW_BAD_TUNNEL_DEPTH] = "tunnel_too_deep",
+};
+
+const char *
+iw_bad_packet_name(enum iw_bad_packet b)
+{
+	return bad_names[b];
+}
+
+void
+iw_stats_anomaly(const char *layer, const char *event)
+{
+	char kind[48];
+	int i;
+
+	snprintf(kind, sizeof(kind), "%s.%s", layer, event);
+	for (i = 0; i < iw_stats.n_anomaly_kinds; i++) {
+		if (strcmp(iw_stats.anomaly_kind[i], kind) == 0) {
+			iw_stats.anomaly_count[i]++;
+			return;
+		}
+	}
+	if (i == IW_MAX_ANOMALY_KINDS) {
+		iw_stats.anomalies_other++;
+		return;
+	}
+	memcpy(iw_stats.anomaly_kind[i], kind, sizeof(kind));
+	iw_stats.anomaly_count[i] = 1;
+	iw_stats.n_anomaly_kinds++;
+}
+
+static void
+add_u64(struct json_object *o, const char *k, uint64_t v)
+{
+	json_object_object_add(o, k, json_object_new_uint64(v));
+}
+
+/* Resident memory now and at its peak, in bytes. */
+static void
+memory_use(uint64_t *rss, uint64_t *peak)
+{
+	struct rusage ru;
+	unsigned long size = 0, resident = 0;
+	FILE *fp;
+
+	*rss = *peak = 0;
+	if (getrusage(RUSAGE_SELF, &ru) == 0)
+		*peak = (uint64_t)ru.ru_maxrss * 1024;
+	fp = fopen("/proc/self/statm", "r");
+	if (fp != NULL) {
+		if (fscanf(fp, "%lu %lu", &size, &resident) == 2)
+			*rss = (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE);
+		fclose(fp);
+	}
+}
+
+static struct json_object *
+capture_object(void)
+{
+	struct json_object *o = json_object_new_object(), *bad;
+	int i;
+
+	add_u64(o, "packets", iw_stats.packets);
+	add_u64(o, "bytes", iw_stats.bytes);
+	add_u64(o, "captured_bytes", iw_stats.captured_bytes);
+	add_u64(o, "kernel_received", iw_stats.kernel_received);
+	add_u64(o, "kernel_dropped", iw_stats.kernel_dropped);
+	add_u64(o, "iface_dropped", iw_stats.iface_dropped);
+	add_u64(o, "not_ip", iw_stats.not_ip);
+	add_u64(o, "not_tcp", iw_stats.not_tcp);
+	add_u64(o, "unknown_linktype", iw_stats.unknown_linktype);
+	bad = json_object_new_object();
+	for (i = 0; i < IW_BAD_COUNT; i++)
+		add_u64(bad, bad_names[i], iw_stats.bad[i]);
+	json_object_object_add(o, "bad_packets", bad);
+	add_u64(o, "ip_fragments_reassembled", iw_stats.frag_datagrams);
+	add_u64(o, "ip_fragments_timeout", iw_stats.frag_timeouts);
+	add_u64(o, "ip_fragments_evicted", iw_stats.frag_evicted);
+	json_object_object_add(o, "input_cut_short",
+	    json_object_new_boolean(iw_stats.input_cut_short));
+	if (iw_stats.input_error[0] != '\0')
+		json_object_object_add(o, "input_error",
+		    iw_json_str(iw_stats.input_error));
+	return o;
+}
+
+static struct json_object *
+tcp_object(void)
+{
+	struct json_object *o = json_object_new_object();
+
+	add_u64(o, "flows", iw_stats.flows_total);
+	add_u64(o, "flows_active", iw_stats.flows_active);
+	add_u64(o, "flows_peak", iw_stats.flows_peak);
+	add_u64(o, "flows_timeout", iw_stats.flows_timeout);
+	add_u64(o, "flows_evicted", iw_stats.flows_evicted);
+	add_u64(o, "flows_midstream", iw_stats.flows_midstream);
+	add_u64(o, "segments", iw_stats.tcp_segments);
+	add_u64(o, "retransmissions", iw_stats.tcp_retransmitted);
+	add_u64(o, "overlaps", iw_stats.tcp_overlaps);
+	add_u64(o, "overlaps_different_data", iw_stats.tcp_overlaps_diff);
+	add_u64(o, "out_of_order", iw_stats.tcp_out_of_order);
+	add_u64(o, "gaps", iw_stats.tcp_gaps);
+	add_u64(o, "gap_bytes", iw_stats.tcp_gap_bytes);
+	add_u64(o, "reassembly_cap_hits", iw_stats.tcp_ooo_cap_hits);
+	add_u64(o, "reassembly_bytes_peak", iw_stats.reasm_bytes_peak);
+	add_u64(o, "bytes_delivered", iw_stats.bytes_delivered);
+	add_u64(o, "bytes_bypassed", iw_stats.bytes_bypassed);
+	return o;
+}
+
+static struct json_object *
+sessions_object(void)
+{
+	struct json_object *o = json_object_new_object(), *f, *a;
+	int i;
+
+	add_u64(o, "imap_cleartext", iw_stats.sessions_imap_cleartext);
+	add_u64(o, "imap_starttls", iw_stats.sessions_imap_starttls);
+	add_u64(o, "imap_implicit_tls", iw_stats.sessions_imap_implicit_tls);
+	add_u64(o, "tls", iw_stats.sessions_tls);
+	add_u64(o, "not_analysed", iw_stats.sessions_not_analysed);
+	add_u64(o, "dropped", iw_stats.sessions_dropped);
+	f = json_object_new_object();
+	for (i = 0; i < IW_F_COUNT; i++)
+		add_u64(f, iw_finding_info(i)->id, iw_stats.findings[i]);
+	json_object_object_add(o, "findings", f);
+	a = json_object_new_object();
+	for (i = 0; i < iw_stats.n_anomaly_kinds; i++)
+		add_u64(a, iw_stats.anomaly_kind[i], iw_stats.anomaly_count[i]);
+	if (iw_stats.anomalies_other > 0)
+		add_u64(a, "other", iw_stats.anomalies_other);
+	json_object_object_add(o, "anomalies", a);
+	return o;
+}
+
+void
+iw_stats_emit(iw_time ts)
+{
+	struct json_object *ev, *st, *mem;
+	uint64_t rss, peak;
+
+	ev = iw_event_new("stats", ts, NULL);
+	if (ev == NULL)
+		return;
+	st = json_object_new_object();
+	json_object_object_add(st, "capture", capture_object());
+	json_object_object_add(st, "tcp", tcp_object());
+	json_object_object_add(st, "sessions", sessions_object());
+	memory_use(&rss, &peak);
+	mem = json_object_new_object();
+	add_u64(mem, "rss", rss);
+	add_u64(mem, "peak_rss", peak);
+	add_u64(mem, "reassembly_held", iw_stats.reasm_bytes_held);
+	json_object_object_add(st, "memory", mem);
+	add_u64(st, "events", iw_stats.events);
+	add_u64(st, "events_dropped", iw_stats.events_dropped);
+	json_object_object_add(ev, "stats", st);
+	iw_event_emit(ev);
+}

@@ -1,0 +1,109 @@
+/*
+ * stats.h - the run's counters, written as the `stats` event.
+ *
+ * One global struct (the program is single-threaded); each counter is
+ * incremented where the thing it counts happens.
+ */
+#ifndef IW_STATS_H
+#define IW_STATS_H
+
+#include <stdint.h>
+
+#include "findings.h"
+#include "iw.h"
+
+/* Why a packet was not decoded to the end; one counter each. */
+enum iw_bad_packet {
+	IW_BAD_TRUNCATED_LINK = 0,	/* cut inside the link header */
+	IW_BAD_TRUNCATED_IP,		/* cut inside the IP header */
+	IW_BAD_TRUNCATED_TCP,		/* cut inside the TCP header */
+	IW_BAD_TRUNCATED_PAYLOAD,	/* snaplen cut part of the payload */
+	IW_BAD_IP_VERSION,
+	IW_BAD_IP_HEADER,		/* header length / total length wrong */
+	IW_BAD_IP6_EXTHDR,
+	IW_BAD_TCP_HEADER,		/* data offset wrong */
+	IW_BAD_CHECKSUM_IP,
+	IW_BAD_CHECKSUM_TCP,
+	IW_BAD_FRAG_OVERLAP,
+	IW_BAD_FRAG_TOO_BIG,
+	IW_BAD_TUNNEL_DEPTH,
+	IW_BAD_COUNT
+};
+
+#define IW_MAX_ANOMALY_KINDS 64
+
+struct iw_stats {
+	/* capture */
+	uint64_t	packets;
+	uint64_t	bytes;			/* wire length */
+	uint64_t	captured_bytes;		/* caplen */
+	uint64_t	not_ip;			/* ARP, STP, ... */
+	uint64_t	not_tcp;		/* UDP, ICMP, ... */
+	uint64_t	unknown_linktype;
+	uint64_t	bad[IW_BAD_COUNT];
+	uint64_t	kernel_received;	/* pcap_stats, live */
+	uint64_t	kernel_dropped;
+	uint64_t	iface_dropped;
+	bool		input_cut_short;	/* damaged capture */
+	char		input_error[256];
+
+	/* IP fragments */
+	uint64_t	frag_datagrams;		/* reassembled */
+	uint64_t	frag_timeouts;
+	uint64_t	frag_evicted;
+
+	/* flows */
+	uint64_t	flows_total;
+	uint64_t	flows_active;
+	uint64_t	flows_peak;
+	uint64_t	flows_timeout;
+	uint64_t	flows_evicted;
+	uint64_t	flows_midstream;
+
+	/* reassembly */
+	uint64_t	tcp_segments;
+	uint64_t	tcp_retransmitted;	/* fully already seen */
+	uint64_t	tcp_overlaps;		/* partly or fully seen */
+	uint64_t	tcp_overlaps_diff;	/* ... with different data */
+	uint64_t	tcp_out_of_order;
+	uint64_t	tcp_gaps;
+	uint64_t	tcp_gap_bytes;
+	uint64_t	tcp_ooo_cap_hits;
+	uint64_t	reasm_bytes_held;	/* now */
+	uint64_t	reasm_bytes_peak;
+	uint64_t	bytes_delivered;
+	uint64_t	bytes_bypassed;
+
+	/* sessions */
+	uint64_t	sessions_imap_cleartext;
+	uint64_t	sessions_imap_starttls;
+	uint64_t	sessions_imap_implicit_tls;
+	uint64_t	sessions_tls;
+	uint64_t	sessions_not_analysed;	/* no dissector matched */
+	uint64_t	sessions_dropped;	/* dissector gave up */
+	uint64_t	findings[IW_F_COUNT];
+
+	/* anomalies by kind ("layer.event") */
+	int		n_anomaly_kinds;
+	char		anomaly_kind[IW_MAX_ANOMALY_KINDS][48];
+	uint64_t	anomaly_count[IW_MAX_ANOMALY_KINDS];
+	uint64_t	anomalies_other;	/* kinds past the table */
+
+	/* output */
+	uint64_t	events;
+	uint64_t	events_dropped;
+
+	iw_time		first_ts;
+	iw_time		last_ts;
+};
+
+extern struct iw_stats iw_stats;
+
+void iw_stats_anomaly(const char *layer, const char *event);
+
+/* Write the stats event (at packet time ts). */
+void iw_stats_emit(iw_time ts);
+
+const char *iw_bad_packet_name(enum iw_bad_packet);
+
+#endif /* IW_STATS_H */
