@@ -65,6 +65,7 @@ iw_end_reason_name(enum iw_end_reason r)
 	case IW_END_TIMEOUT:	return "timeout";
 	case IW_END_EVICTED:	return "evicted";
 	case IW_END_SHUTDOWN:	return "shutdown";
+	case IW_END_REUSED:	return "port_reuse";
 	}
 	return "unknown";
 }

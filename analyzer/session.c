@@ -37,10 +37,15 @@ struct iw_session {
 	int			 first_dir;	/* direction of the first byte */
 
 	struct held		 held[2];
+	uint64_t		 pre_gap[2];	/* gaps while probing */
 	uint64_t		 skip[2];
 	bool			 bypass[2];
 	bool			 dropped;
 	bool			 ended;
+
+	bool			 (*swap_hook)(void *);
+	void			*swap_arg;
+	bool			 swapped;	/* directions turned around */
 
 	const char		*app;		/* "imap", "tls" or NULL */
 	uint64_t		 findings;	/* bit per enum iw_finding */
@@ -124,10 +129,25 @@ direction_closed(const struct iw_session *s, enum iw_dir dir)
 	return s->dropped || s->bypass[dir] || s->probe_gave_up;
 }
 
+void
+iw_session_set_swap_hook(struct iw_session *s, bool (*swap)(void *),
+    void *arg)
+{
+	s->swap_hook = swap;
+	s->swap_arg = arg;
+}
+
+/* The engine's direction as this session sees it. */
+static enum iw_dir
+turn(const struct iw_session *s, enum iw_dir dir)
+{
+	return s->swapped ? iw_dir_other(dir) : dir;
+}
+
 bool
 iw_session_wants(const struct iw_session *s, enum iw_dir dir)
 {
-	return !s->ended && !direction_closed(s, dir);
+	return !s->ended && !direction_closed(s, turn(s, dir));
 }
 
 size_t
@@ -230,7 +250,8 @@ deliver(struct iw_session *s, enum iw_dir dir, const uint8_t *buf,
 /* ---- probing ---- */
 
 static void
-attach(struct iw_session *s, const struct iw_dissector *d, enum iw_dir last)
+attach(struct iw_session *s, const struct iw_dissector *d, enum iw_dir last,
+    const uint8_t *unheld, size_t unheld_len)
 {
 	enum iw_dir first = iw_dir_other(last);
 	struct held moved[2];
@@ -248,13 +269,49 @@ attach(struct iw_session *s, const struct iw_dissector *d, enum iw_dir last)
 	moved[0] = s->held[0];
 	moved[1] = s->held[1];
 	memset(s->held, 0, sizeof(s->held));
+	/* a dissector attached after a gap starts mid-stream: say so */
+	if (s->pre_gap[0] > 0)
+		d->gap(s->st, IW_TO_SERVER, s->pre_gap[0]);
+	if (s->pre_gap[1] > 0)
+		d->gap(s->st, IW_TO_CLIENT, s->pre_gap[1]);
 	if (moved[first].len > 0)
 		deliver(s, first, moved[first].buf, moved[first].len);
 	if (moved[iw_dir_other(first)].len > 0 && !s->ended)
 		deliver(s, iw_dir_other(first), moved[iw_dir_other(first)].buf,
 		    moved[iw_dir_other(first)].len);
+	/* a first segment too big to hold goes straight through */
+	if (unheld_len > 0)
+		deliver(s, last, unheld, unheld_len);
 	held_free(&moved[0]);
 	held_free(&moved[1]);
+}
+
+/* The roles were the other way round: everything per direction flips. */
+static bool
+swap_roles(struct iw_session *s)
+{
+	struct held h;
+	uint32_t no;
+	uint64_t g;
+
+	if (s->swap_hook == NULL || !s->swap_hook(s->swap_arg))
+		return false;
+	s->swapped = !s->swapped;
+	h = s->held[0];
+	s->held[0] = s->held[1];
+	s->held[1] = h;
+	no = s->probe_no[0];
+	s->probe_no[0] = s->probe_no[1];
+	s->probe_no[1] = no;
+	g = s->pre_gap[0];
+	s->pre_gap[0] = s->pre_gap[1];
+	s->pre_gap[1] = g;
+	g = s->totals.bytes[0];
+	s->totals.bytes[0] = s->totals.bytes[1];
+	s->totals.bytes[1] = g;
+	if (s->first_dir >= 0)
+		s->first_dir = !s->first_dir;
+	return true;
 }
 
 static void
@@ -271,7 +328,7 @@ probe(struct iw_session *s, enum iw_dir dir, const uint8_t *buf, size_t len)
 {
 	struct held *h = &s->held[dir];
 	const uint8_t *p = buf;
-	size_t n = len;
+	size_t n = len, took = 0;
 	uint32_t all = 0;
 	int i;
 	enum iw_probe r;
@@ -279,9 +336,10 @@ probe(struct iw_session *s, enum iw_dir dir, const uint8_t *buf, size_t len)
 	if (s->first_dir < 0)
 		s->first_dir = dir;
 	if (h->len > 0 || len < PROBE_MAX) {
-		if (h->len + len > PROBE_MAX)
-			len = PROBE_MAX - h->len;
-		held_append(h, buf, len);
+		took = len;
+		if (h->len + took > PROBE_MAX)
+			took = PROBE_MAX - h->len;
+		took = held_append(h, buf, took);
 		p = h->buf;
 		n = h->len;
 	}
@@ -290,10 +348,15 @@ probe(struct iw_session *s, enum iw_dir dir, const uint8_t *buf, size_t len)
 		if (s->probe_no[dir] & (1u << i))
 			continue;
 		r = iw_dissectors[i]->probe(dir, p, n, &s->flow->ep);
+		if (r == IW_PROBE_MATCH_REVERSED) {
+			/* the held bytes move with the swap */
+			if (swap_roles(s))
+				dir = iw_dir_other(dir);
+			r = IW_PROBE_MATCH;
+		}
 		if (r == IW_PROBE_MATCH) {
-			if (h->len == 0)	/* a big first segment, not held */
-				held_append(h, buf, len);
-			attach(s, iw_dissectors[i], dir);
+			/* what was not held goes straight through */
+			attach(s, iw_dissectors[i], dir, buf + took, len - took);
 			return;
 		}
 		if (r == IW_PROBE_NO || n >= PROBE_MAX)
@@ -316,6 +379,7 @@ iw_session_data(struct iw_session *s, enum iw_dir dir, const uint8_t *buf,
 
 	if (len == 0 || s->ended)
 		return;
+	dir = turn(s, dir);
 	s->now = ts;
 	s->totals.bytes[dir] += len;
 	if (direction_closed(s, dir))
@@ -339,13 +403,16 @@ iw_session_gap(struct iw_session *s, enum iw_dir dir, uint64_t len,
 {
 	if (s->ended)
 		return;
+	dir = turn(s, dir);
 	s->now = ts;
 	s->totals.gaps[dir]++;
 	s->totals.gap_bytes[dir] += len;
 	if (direction_closed(s, dir))
 		return;
 	if (s->d == NULL) {
-		/* the probe's bytes no longer join what follows */
+		/* the probe's bytes no longer join what follows: the dissector
+		 * will hear of them, and of the gap, as one gap */
+		s->pre_gap[dir] += s->held[dir].len + len;
 		s->held[dir].len = 0;
 		return;
 	}
@@ -422,12 +489,14 @@ iw_session_end(struct iw_session *s, enum iw_end_reason why, iw_time ts,
 		return;
 	s->now = ts;
 	if (totals != NULL) {
-		s->totals.bytes[0] = totals->bytes[0];
-		s->totals.bytes[1] = totals->bytes[1];
-		s->totals.gaps[0] = totals->gaps[0];
-		s->totals.gaps[1] = totals->gaps[1];
-		s->totals.gap_bytes[0] = totals->gap_bytes[0];
-		s->totals.gap_bytes[1] = totals->gap_bytes[1];
+		int a = s->swapped, b = !s->swapped;
+
+		s->totals.bytes[0] = totals->bytes[a];
+		s->totals.bytes[1] = totals->bytes[b];
+		s->totals.gaps[0] = totals->gaps[a];
+		s->totals.gaps[1] = totals->gaps[b];
+		s->totals.gap_bytes[0] = totals->gap_bytes[a];
+		s->totals.gap_bytes[1] = totals->gap_bytes[b];
 	}
 	if (s->d == NULL || s->st == NULL) {
 		s->ended = true;

@@ -41,6 +41,11 @@ enum iw_probe {
 	IW_PROBE_NO = 0,	/* these bytes are not this protocol */
 	IW_PROBE_MORE,		/* cannot tell yet: need more bytes */
 	IW_PROBE_MATCH,		/* this protocol: attach the dissector */
+	IW_PROBE_MATCH_REVERSED,/* this protocol, and these bytes show the
+				 * roles the other way round (a greeting from
+				 * the "client", a ClientHello from the
+				 * "server" of a connection picked up
+				 * mid-stream): swap them, then attach */
 };
 
 struct iw_dissector {

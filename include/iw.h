@@ -54,6 +54,7 @@ enum iw_end_reason {
 	IW_END_TIMEOUT,		/* idle timeout */
 	IW_END_EVICTED,		/* flow table full, oldest idle evicted */
 	IW_END_SHUTDOWN,	/* end of input, or a signal on a live run */
+	IW_END_REUSED,		/* a new connection took the same ports */
 };
 
 const char *iw_end_reason_name(enum iw_end_reason);

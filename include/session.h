@@ -61,6 +61,15 @@ void iw_session_end(struct iw_session *, enum iw_end_reason, iw_time,
 void iw_session_free(struct iw_session *);
 
 /*
+ * For connections picked up mid-stream, whose roles were guessed from the
+ * ports: `swap` is called when a probe finds them the other way round, and
+ * says whether the swap was made (the session then turns directions around
+ * itself, both those it is given and the totals at the end).
+ */
+void iw_session_set_swap_hook(struct iw_session *,
+    bool (*swap)(void *arg), void *arg);
+
+/*
  * False once nothing more of this direction will be looked at (bypassed, or
  * the connection is not one we analyse): the reassembler then only counts.
  */
