@@ -29,7 +29,7 @@ LDLIBS	+= $(shell pkg-config --libs $(PKGS) 2>/dev/null) $(SAN)
 LIB_SRC	 = $(filter-out analyzer/main.c,$(wildcard analyzer/*.c)) \
 	   $(wildcard dissectors/*.c)
 LIB_OBJ	 = $(LIB_SRC:%.c=$(B)/%.o)
-GEN	 =
+GEN	 = $(B)/gen/cipher_suites.h
 UNIT_SRC = $(wildcard tests/unit/test_*.c)
 UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 TOOL_SRC = $(wildcard tests/tools/*.c)
@@ -80,7 +80,13 @@ $(B)/libimapwatch.a: $(LIB_OBJ)
 	rm -f $@
 	ar rcs $@ $^
 
-$(B)/%.o: %.c $(wildcard include/*.h) $(GEN)
+$(B)/gen/cipher_suites.h: dissectors/tls-parameters-4.csv \
+    dissectors/gen_cipher_suites.py
+	@mkdir -p $(dir $@)
+	$(PYTHON) dissectors/gen_cipher_suites.py \
+	    dissectors/tls-parameters-4.csv $@
+
+$(B)/%.o: %.c $(wildcard include/*.h dissectors/*.h) $(GEN)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
@@ -129,3 +135,6 @@ install: all
 
 clean:
 	rm -rf build build-asan build-fuzz imapwatch
+
+# ---- the captures of real software in pcaps/dovecot-* (root; not run by make test) ----
+captures: test-deps ; tests/captures/make-captures.sh

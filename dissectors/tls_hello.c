@@ -1,0 +1,728 @@
+/*
+ * tls_hello.c - handshake messages: reassembly across records (bounded),
+ * ClientHello, ServerHello / HelloRetryRequest, Certificate,
+ * ServerKeyExchange, ServerHelloDone, and the SSLv2 hello messages.
+ *
+ * Every read of message bytes goes through a struct iw_rd; a vector's
+ * declared length is checked against the bytes present before it is used
+ * (rd_sub), and a message's declared length against TLS_HS_MAX before any
+ * memory is given to it.
+ */
+#include <json.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ciphers.h"
+#include "event.h"
+#include "fingerprint.h"
+#include "session.h"
+#include "tls_int.h"
+#include "x509.h"
+
+/* Handshake message types (RFC 8446 4, RFC 5246 7.4). */
+#define HS_CLIENT_HELLO		1
+#define HS_SERVER_HELLO		2
+#define HS_CERTIFICATE		11
+#define HS_SERVER_KEY_EXCHANGE	12
+#define HS_SERVER_HELLO_DONE	14
+
+/* Extension types. */
+#define EXT_SNI			0
+#define EXT_GROUPS		10
+#define EXT_POINT_FORMATS	11
+#define EXT_SIGALGS		13
+#define EXT_ALPN		16
+#define EXT_PSK			41
+#define EXT_VERSIONS		43
+#define EXT_KEY_SHARE		51
+
+/* SHA-256("HelloRetryRequest"), the ServerHello.random of an HRR. */
+static const uint8_t hrr_random[32] = {
+	0xcf, 0x21, 0xad, 0x74, 0xe5, 0x9a, 0x61, 0x11, 0xbe, 0x1d, 0x8c,
+	0x02, 0x1e, 0x65, 0xb8, 0x91, 0xc2, 0xa2, 0x11, 0x16, 0x7a, 0xbb,
+	0x8c, 0x5e, 0x07, 0x9e, 0x09, 0xe2, 0xc8, 0xa8, 0x33, 0x9c,
+};
+
+static void
+list_add(struct json_object **list, struct json_object *v)
+{
+	if (*list == NULL)
+		*list = json_object_new_array();
+	if (json_object_array_length(*list) < TLS_LIST_MAX)
+		json_object_array_add(*list, v);
+	else
+		json_object_put(v);
+}
+
+static struct json_object *
+version_json(uint16_t v)
+{
+	char buf[32];
+	const char *n = iw_tls_version_name(v, buf, sizeof(buf));
+
+	if (n != NULL)
+		return json_object_new_string(n);
+	snprintf(buf, sizeof(buf), "0x%04x", v);
+	return json_object_new_string(buf);
+}
+
+/* ---- ClientHello ---- */
+
+static void
+ch_sni(struct iw_tls *t, struct iw_rd e, struct iw_client_hello_fp *fp)
+{
+	struct iw_rd list = rd_sub(&e, rd_u16(&e)), name;
+	uint8_t type;
+
+	fp->has_sni = true;
+	while (rd_left(&list) >= 3) {
+		type = rd_u8(&list);
+		name = rd_sub(&list, rd_u16(&list));
+		if (name.bad || type != 0)
+			continue;
+		t->has_sni = true;
+		iw_utf8_sanitize(rd_ptr(&name), rd_left(&name), t->sni,
+		    sizeof(t->sni));
+		break;
+	}
+	if (list.bad || e.bad)
+		tls_anomaly(t, TA_CLIENT_HELLO);
+}
+
+static void
+ch_alpn(struct iw_tls *t, struct iw_rd e, struct iw_client_hello_fp *fp)
+{
+	struct iw_rd list = rd_sub(&e, rd_u16(&e)), name;
+
+	while (rd_left(&list) >= 1) {
+		name = rd_sub(&list, rd_u8(&list));
+		if (name.bad)
+			break;
+		if (fp->alpn == NULL) {
+			fp->alpn = rd_ptr(&name);
+			fp->alpn_len = rd_left(&name);
+		}
+		if (rd_left(&name) == 4 && memcmp(rd_ptr(&name), "imap", 4) == 0)
+			t->alpn_imap = true;
+		list_add(&t->alpn_offered, iw_json_bytes(rd_ptr(&name),
+		    rd_left(&name)));
+	}
+	if (list.bad || e.bad)
+		tls_anomaly(t, TA_CLIENT_HELLO);
+}
+
+static void
+ch_versions(struct iw_tls *t, struct iw_rd e, struct iw_client_hello_fp *fp)
+{
+	struct iw_rd list = rd_sub(&e, rd_u8(&e)), r;
+	uint16_t v;
+
+	fp->versions = list;
+	for (r = list; rd_left(&r) >= 2;) {
+		v = rd_u16(&r);
+		if (!iw_grease(v))
+			list_add(&t->versions_offered, version_json(v));
+	}
+	if (list.bad)
+		tls_anomaly(t, TA_CLIENT_HELLO);
+}
+
+static void
+ch_key_share(struct iw_tls *t, struct iw_rd e)
+{
+	struct iw_rd list = rd_sub(&e, rd_u16(&e)), ke;
+	uint16_t g;
+
+	while (rd_left(&list) >= 4) {
+		g = rd_u16(&list);
+		ke = rd_sub(&list, rd_u16(&list));
+		if (ke.bad)
+			break;
+		if (!iw_grease(g))
+			list_add(&t->groups_offered, json_object_new_int(g));
+	}
+	if (list.bad)
+		tls_anomaly(t, TA_CLIENT_HELLO);
+}
+
+static void
+ch_extension(struct iw_tls *t, uint16_t type, struct iw_rd e,
+    struct iw_client_hello_fp *fp)
+{
+	struct iw_rd copy = e;
+
+	switch (type) {
+	case EXT_SNI:
+		ch_sni(t, e, fp);
+		break;
+	case EXT_ALPN:
+		ch_alpn(t, e, fp);
+		break;
+	case EXT_GROUPS:
+		fp->groups = rd_sub(&copy, rd_u16(&copy));
+		break;
+	case EXT_POINT_FORMATS:
+		fp->formats = rd_sub(&copy, rd_u8(&copy));
+		break;
+	case EXT_SIGALGS:
+		fp->sigalgs = rd_sub(&copy, rd_u16(&copy));
+		break;
+	case EXT_VERSIONS:
+		ch_versions(t, e, fp);
+		break;
+	case EXT_KEY_SHARE:
+		ch_key_share(t, e);
+		break;
+	}
+	if (copy.bad)
+		tls_anomaly(t, TA_CLIENT_HELLO);
+}
+
+/* Offered suites: count, and the weak ones by name (bounded). */
+static void
+ch_suites(struct iw_tls *t, struct iw_rd r)
+{
+	const struct iw_cipher_suite *cs;
+	char buf[8];
+	uint16_t id;
+
+	while (rd_left(&r) >= 2) {
+		id = rd_u16(&r);
+		if (iw_grease(id))
+			continue;
+		t->n_suites++;
+		if (iw_policy_cipher_weak(id) == 0)
+			continue;
+		t->n_weak_offered++;
+		cs = iw_cipher_lookup(id);
+		snprintf(buf, sizeof(buf), "0x%04x", id);
+		list_add(&t->weak_offered, json_object_new_string(cs ? cs->name :
+		    buf));
+	}
+}
+
+static void
+ch_fingerprints(struct iw_tls *t, const struct iw_client_hello_fp *fp)
+{
+	t->ja3 = iw_ja3_string(fp);
+	if (t->ja3 != NULL)
+		iw_md5_hex(t->ja3, strlen(t->ja3), t->ja3_md5);
+	if (!iw_ja4(fp, t->ja4))
+		t->ja4[0] = '\0';
+}
+
+/* Empty readers for vectors the hello lacks. */
+static void
+fp_init(struct iw_client_hello_fp *fp)
+{
+	static const uint8_t none[1];
+
+	memset(fp, 0, sizeof(*fp));
+	fp->suites = fp->exts = fp->groups = fp->formats = rd_init(none, 0);
+	fp->sigalgs = fp->versions = rd_init(none, 0);
+}
+
+static void
+client_hello(struct iw_tls *t, struct iw_rd m)
+{
+	struct iw_client_hello_fp fp;
+	struct iw_rd sid, comp, exts, e;
+	uint16_t type;
+
+	if (++t->n_ch > 1)
+		return;		/* after an HRR: the first one describes */
+	fp_init(&fp);
+	fp.version = t->ch_version = rd_u16(&m);
+	rd_skip(&m, 32);
+	sid = rd_sub(&m, rd_u8(&m));
+	fp.suites = rd_sub(&m, rd_u16(&m));
+	comp = rd_sub(&m, rd_u8(&m));
+	if (m.bad || sid.bad || rd_left(&sid) > 32 || comp.bad ||
+	    rd_left(&fp.suites) % 2 != 0) {
+		tls_anomaly(t, TA_CLIENT_HELLO);
+		tls_decide_app(t);
+		return;
+	}
+	t->ch_sid_len = (uint8_t)rd_left(&sid);
+	memcpy(t->ch_sid, rd_ptr(&sid), t->ch_sid_len);
+	if (rd_left(&m) > 0) {
+		exts = fp.exts = rd_sub(&m, rd_u16(&m));
+		while (rd_left(&exts) >= 4) {
+			type = rd_u16(&exts);
+			e = rd_sub(&exts, rd_u16(&exts));
+			if (!e.bad)
+				ch_extension(t, type, e, &fp);
+		}
+		if (m.bad || exts.bad || rd_left(&exts) != 0)
+			tls_anomaly(t, TA_CLIENT_HELLO);
+	}
+	tls_decide_app(t);
+	if (t->dropped)
+		return;
+	ch_suites(t, fp.suites);
+	if (t->versions_offered == NULL)
+		list_add(&t->versions_offered, version_json(t->ch_version));
+	ch_fingerprints(t, &fp);
+	tls_client_hello_findings(t);
+}
+
+/* ---- ServerHello ---- */
+
+static void
+sh_alpn(struct iw_tls *t, struct iw_rd e)
+{
+	struct iw_rd list = rd_sub(&e, rd_u16(&e));
+	struct iw_rd name = rd_sub(&list, rd_u8(&list));
+
+	if (name.bad) {
+		tls_anomaly(t, TA_SERVER_HELLO);
+		return;
+	}
+	t->alpn_sel_set = true;
+	iw_utf8_sanitize(rd_ptr(&name), rd_left(&name), t->alpn_sel,
+	    sizeof(t->alpn_sel));
+}
+
+static void
+sh_extensions(struct iw_tls *t, struct iw_rd exts)
+{
+	struct iw_rd e;
+	uint16_t type;
+
+	while (rd_left(&exts) >= 4) {
+		type = rd_u16(&exts);
+		e = rd_sub(&exts, rd_u16(&exts));
+		if (e.bad)
+			break;
+		if (type == EXT_VERSIONS && rd_left(&e) == 2) {
+			t->version = rd_u16(&e);
+			t->version_set = true;
+		} else if (type == EXT_ALPN)
+			sh_alpn(t, e);
+		else if (type == EXT_PSK)
+			t->resumed = true;	/* TLS 1.3 PSK accepted */
+		else if (type == EXT_KEY_SHARE && rd_left(&e) >= 2)
+			t->kx_group = rd_u16(&e);
+	}
+	if (exts.bad || rd_left(&exts) != 0)
+		tls_anomaly(t, TA_SERVER_HELLO);
+}
+
+static void
+sh_cipher(struct iw_tls *t, uint16_t cipher)
+{
+	const struct iw_cipher_suite *cs = iw_cipher_lookup(cipher);
+
+	t->cipher = cipher;
+	t->cipher_set = true;
+	/* TLS 1.3's integrity-only suites still wrap records: not ours */
+	t->null_cipher = cs != NULL && (cs->flags & IW_CS_NULL) &&
+	    !(cs->flags & IW_CS_TLS13);
+	t->mac_len = t->null_cipher ? cs->mac_len : 0;
+}
+
+static void
+server_hello(struct iw_tls *t, struct iw_rd m)
+{
+	struct iw_rd sid, exts;
+	const uint8_t *random;
+	uint16_t legacy, cipher;
+
+	legacy = rd_u16(&m);
+	rd_bytes(&m, 32, &random);
+	if ((legacy >> 8) == 0x7f && (legacy & 0xff) < 22) {
+		/* TLS 1.3 drafts before 22: no session id, no compression */
+		sid = rd_init(random, 0);
+		cipher = rd_u16(&m);
+	} else {
+		sid = rd_sub(&m, rd_u8(&m));
+		cipher = rd_u16(&m);
+		rd_u8(&m);	/* compression */
+	}
+	if (m.bad || rd_left(&sid) > 32) {
+		tls_anomaly(t, TA_SERVER_HELLO);
+		return;
+	}
+	t->version = legacy;
+	t->version_set = true;
+	sh_cipher(t, cipher);
+	exts = rd_init(random, 0);
+	if (rd_left(&m) > 0) {
+		exts = rd_sub(&m, rd_u16(&m));
+		sh_extensions(t, exts);
+	}
+	free(t->ja3s);
+	t->ja3s = iw_ja3s_string(legacy, cipher, exts);
+	if (t->ja3s != NULL)
+		iw_md5_hex(t->ja3s, strlen(t->ja3s), t->ja3s_md5);
+	if (memcmp(random, hrr_random, 32) == 0) {
+		t->hrr = true;	/* a second ClientHello and ServerHello follow */
+		return;
+	}
+	t->sh_seen = true;
+	if (!tls13(t) && t->ch_sid_len > 0 && rd_left(&sid) == t->ch_sid_len &&
+	    memcmp(rd_ptr(&sid), t->ch_sid, t->ch_sid_len) == 0)
+		t->resumed = true;	/* the server took the session id */
+	tls_server_hello_findings(t);
+}
+
+/* ---- Certificate, ServerKeyExchange ---- */
+
+static void
+cert_keep(struct iw_tls *t, X509 *x, size_t index)
+{
+	struct json_object *j = iw_x509_json(x);
+
+	if (t->chain_json == NULL)
+		t->chain_json = json_object_new_array();
+	if (json_object_array_length(t->chain_json) < TLS_LIST_MAX)
+		json_object_array_add(t->chain_json, json_object_get(j));
+	if (index == 0) {
+		t->leaf = x;
+		t->leaf_json = j;
+		return;
+	}
+	json_object_put(j);
+	if (t->chain == NULL)
+		t->chain = sk_X509_new_null();
+	if (t->chain == NULL || !sk_X509_push(t->chain, x))
+		X509_free(x);
+}
+
+void
+tls_certificates(struct iw_tls *t, struct iw_rd list, bool sslv2)
+{
+	struct iw_rd der;
+	size_t i;
+	X509 *x;
+
+	if (t->cert_seen)
+		return;
+	t->cert_seen = true;
+	for (i = 0; rd_left(&list) > 0; i++) {
+		if (sslv2)
+			der = rd_sub(&list, rd_left(&list));
+		else
+			der = rd_sub(&list, rd_u24(&list));
+		if (der.bad) {
+			tls_anomaly(t, TA_CERTIFICATE);
+			break;
+		}
+		x = iw_x509_parse(rd_ptr(&der), rd_left(&der));
+		if (x == NULL) {
+			/* the leaf unreadable: judge nothing rather than the
+			 * wrong certificate */
+			tls_anomaly(t, TA_CERTIFICATE);
+			if (i == 0)
+				return;
+			continue;
+		}
+		cert_keep(t, x, i);
+	}
+	if (t->leaf != NULL)
+		tls_cert_findings(t);
+}
+
+static void
+certificate(struct iw_tls *t, enum iw_dir dir, struct iw_rd m)
+{
+	struct iw_rd list;
+
+	if (dir == IW_TO_SERVER) {
+		t->client_cert = true;
+		return;
+	}
+	if (tls13(t))
+		return;		/* encrypted: never seen in the clear */
+	list = rd_sub(&m, rd_u24(&m));
+	if (list.bad || rd_left(&m) != 0) {
+		tls_anomaly(t, TA_CERTIFICATE);
+		return;
+	}
+	tls_certificates(t, list, false);
+}
+
+/* The key exchange's group, or the DH prime's size, from the suite. */
+static void
+server_key_exchange(struct iw_tls *t, struct iw_rd m)
+{
+	const struct iw_cipher_suite *cs = iw_cipher_lookup(t->cipher);
+	struct iw_rd p, peek;
+	size_t bits;
+	uint8_t top;
+
+	if (cs == NULL)
+		return;
+	if (strstr(cs->name, "ECDHE_") != NULL ||
+	    strstr(cs->name, "ECDH_anon") != NULL) {
+		if (rd_u8(&m) == 3)	/* named_curve */
+			t->kx_group = rd_u16(&m);
+	} else if (strstr(cs->name, "DHE_") != NULL ||
+	    strstr(cs->name, "DH_anon") != NULL) {
+		p = rd_sub(&m, rd_u16(&m));
+		for (peek = p; rd_left(&peek) > 0 && rd_u8(&peek) == 0;)
+			p = peek;	/* leading zero bytes of dh_p */
+		peek = p;
+		bits = rd_left(&p) * 8;
+		if (bits > 0)
+			for (top = rd_u8(&peek); !(top & 0x80); top <<= 1)
+				bits--;
+		t->kx_dh_bits = (int)bits;
+	} else
+		return;
+	if (m.bad)
+		tls_anomaly(t, TA_KEY_EXCHANGE);
+}
+
+static void
+message(struct iw_tls *t, enum iw_dir dir, uint8_t type, struct iw_rd m)
+{
+	if (dir == IW_TO_SERVER) {
+		if (type == HS_CLIENT_HELLO)
+			client_hello(t, m);
+		else if (type == HS_CERTIFICATE)
+			certificate(t, dir, m);
+		return;
+	}
+	switch (type) {
+	case HS_SERVER_HELLO:
+		server_hello(t, m);
+		break;
+	case HS_CERTIFICATE:
+		certificate(t, dir, m);
+		break;
+	case HS_SERVER_KEY_EXCHANGE:
+		server_key_exchange(t, m);
+		break;
+	case HS_SERVER_HELLO_DONE:
+		t->shd_seen = true;
+		break;
+	}
+}
+
+/* ---- reassembly ---- */
+
+void
+tls_hs_free(struct tls_dir *d)
+{
+	free(d->hs);
+	d->hs = NULL;
+	d->hs_len = d->hs_cap = 0;
+}
+
+static void
+hs_give_up(struct iw_tls *t, struct tls_dir *d, enum tls_anomaly a)
+{
+	tls_anomaly(t, a);
+	tls_hs_free(d);
+	d->hs_dead = true;
+}
+
+/*
+ * Parses the complete messages at the start of p; returns the bytes they
+ * took.  A message longer than TLS_HS_MAX stops the direction's handshake
+ * before anything is allocated for it.
+ */
+static size_t
+hs_parse(struct iw_tls *t, enum iw_dir dir, const uint8_t *p, size_t n)
+{
+	struct iw_rd r = rd_init(p, n), m;
+	size_t done = 0;
+	uint32_t mlen;
+	uint8_t type;
+
+	while (rd_left(&r) >= 4 && !t->dropped) {
+		type = rd_u8(&r);
+		mlen = rd_u24(&r);
+		if (mlen > TLS_HS_MAX) {
+			hs_give_up(t, &t->d[dir], TA_TOO_LONG);
+			return n;
+		}
+		m = rd_sub(&r, mlen);
+		if (m.bad)
+			break;
+		message(t, dir, type, m);
+		done = r.pos;
+	}
+	return done;
+}
+
+static bool
+hs_keep(struct tls_dir *d, const uint8_t *p, size_t n)
+{
+	size_t ncap;
+	uint8_t *nb;
+
+	if (n > TLS_HS_MAX + 4 - d->hs_len)
+		return false;
+	if (d->hs_len + n > d->hs_cap) {
+		ncap = d->hs_cap ? d->hs_cap : 4096;
+		while (ncap < d->hs_len + n)
+			ncap *= 2;
+		if ((nb = realloc(d->hs, ncap)) == NULL)
+			return false;
+		d->hs = nb;
+		d->hs_cap = ncap;
+	}
+	memcpy(d->hs + d->hs_len, p, n);
+	d->hs_len += n;
+	return true;
+}
+
+/* Bytes still missing from the message held in d->hs. */
+static size_t
+hs_need(const struct tls_dir *d, bool *too_long)
+{
+	struct iw_rd r = rd_init(d->hs, d->hs_len);
+	uint32_t mlen;
+
+	*too_long = false;
+	if (d->hs_len < 4)
+		return 4 - d->hs_len;
+	rd_u8(&r);
+	mlen = rd_u24(&r);
+	if (mlen > TLS_HS_MAX) {
+		*too_long = true;
+		return 0;
+	}
+	return 4 + (size_t)mlen - d->hs_len;
+}
+
+/*
+ * The content of a plaintext handshake record.  Whole messages are parsed
+ * where they lie; only a message split across records is copied, and the
+ * copy never holds more than that one message.
+ */
+void
+tls_handshake(struct iw_tls *t, enum iw_dir dir, const uint8_t *p, size_t n)
+{
+	struct tls_dir *d = &t->d[dir];
+	size_t c, need;
+	bool too_long;
+
+	while (n > 0 && !d->hs_dead && !t->dropped) {
+		if (d->hs_len == 0) {
+			c = hs_parse(t, dir, p, n);
+			if (c < n && !d->hs_dead && !hs_keep(d, p + c, n - c))
+				hs_give_up(t, d, TA_TOO_LONG);
+			return;
+		}
+		need = hs_need(d, &too_long);
+		if (too_long) {
+			hs_give_up(t, d, TA_TOO_LONG);
+			return;
+		}
+		c = need < n ? need : n;
+		if (!hs_keep(d, p, c)) {
+			hs_give_up(t, d, TA_TOO_LONG);
+			return;
+		}
+		p += c;
+		n -= c;
+		if (d->hs_len >= 4 && hs_need(d, &too_long) == 0 && !too_long) {
+			hs_parse(t, dir, d->hs, d->hs_len);
+			tls_hs_free(d);
+		}
+	}
+}
+
+/* ---- SSLv2 ---- */
+
+static void
+sslv2_client_hello(struct iw_tls *t, struct iw_rd m)
+{
+	struct iw_rd specs;
+	uint16_t slen, sidlen, chlen;
+	uint32_t kind;
+	char buf[12];
+	const char *name;
+
+	if (++t->n_ch > 1)
+		return;
+	t->ch_sslv2 = true;
+	t->ch_version = rd_u16(&m);
+	slen = rd_u16(&m);
+	sidlen = rd_u16(&m);
+	chlen = rd_u16(&m);
+	specs = rd_sub(&m, slen);
+	if (m.bad || slen % 3 != 0 || !rd_skip(&m, (size_t)sidlen + chlen)) {
+		tls_anomaly(t, TA_SSLV2);
+		tls_decide_app(t);
+		return;
+	}
+	tls_decide_app(t);
+	if (t->dropped)
+		return;
+	list_add(&t->versions_offered, version_json(t->ch_version));
+	while (rd_left(&specs) >= 3) {
+		kind = rd_u24(&specs);
+		t->n_suites++;
+		if ((kind >> 16) == 0 ? iw_policy_cipher_weak((uint16_t)kind) :
+		    iw_policy_sslv2_cipher_weak(kind)) {
+			t->n_weak_offered++;
+			name = (kind >> 16) == 0 ? (iw_cipher_lookup(
+			    (uint16_t)kind) ? iw_cipher_lookup((uint16_t)kind)->
+			    name : NULL) : iw_sslv2_cipher_name(kind);
+			snprintf(buf, sizeof(buf), "0x%06x", kind);
+			list_add(&t->weak_offered, json_object_new_string(
+			    name ? name : buf));
+		}
+	}
+	tls_client_hello_findings(t);
+}
+
+static void
+sslv2_server_hello(struct iw_tls *t, struct iw_rd m)
+{
+	struct iw_rd cert;
+	uint16_t clen;
+
+	rd_u8(&m);		/* session id hit */
+	rd_u8(&m);		/* certificate type */
+	t->version = rd_u16(&m);
+	t->version_set = true;
+	clen = rd_u16(&m);
+	rd_u16(&m);		/* cipher specs length */
+	rd_u16(&m);		/* connection id length */
+	cert = rd_sub(&m, clen);
+	if (m.bad) {
+		tls_anomaly(t, TA_SSLV2);
+		return;
+	}
+	t->sslv2 = true;
+	t->sh_seen = true;
+	tls_server_hello_findings(t);
+	if (rd_left(&cert) > 0)
+		tls_certificates(t, cert, true);
+}
+
+static void
+sslv2_master_key(struct iw_tls *t, struct iw_rd m)
+{
+	uint32_t kind = rd_u24(&m);
+
+	if (m.bad) {
+		tls_anomaly(t, TA_SSLV2);
+		return;
+	}
+	t->v2_cipher = kind;
+	t->v2_cmk = true;
+	tls_server_hello_findings(t);	/* now the cipher is known */
+}
+
+void
+tls_sslv2_msg(struct iw_tls *t, enum iw_dir dir, struct iw_rd m)
+{
+	uint8_t type = rd_u8(&m);
+
+	if (m.bad) {
+		tls_anomaly(t, TA_SSLV2);
+		return;
+	}
+	if (dir == IW_TO_SERVER && type == 1)
+		sslv2_client_hello(t, m);
+	else if (dir == IW_TO_CLIENT && type == 4)
+		sslv2_server_hello(t, m);
+	else if (dir == IW_TO_SERVER && type == 2 && t->sslv2)
+		sslv2_master_key(t, m);
+}

@@ -1,0 +1,537 @@
+/*
+ * tls_report.c - the TLS findings (with the evidence beside each alert)
+ * and the session's top-level "tls" object, in EVE's names.
+ *
+ * A midstream session (its first record was not a hello) raises no
+ * handshake findings: what came before is unknown.
+ */
+#include <json.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "ciphers.h"
+#include "config.h"
+#include "event.h"
+#include "imap.h"
+#include "memo.h"
+#include "session.h"
+#include "tls_int.h"
+#include "x509.h"
+
+/* Leaf keys remembered for cert_changed, across sessions. */
+#define CERT_MEMO_CAP	65536
+
+static void
+add_str(struct json_object *o, const char *k, const char *v)
+{
+	json_object_object_add(o, k, iw_json_str(v));
+}
+
+static void
+copy_field(struct json_object *dst, struct json_object *src, const char *k)
+{
+	struct json_object *v;
+
+	if (src != NULL && json_object_object_get_ex(src, k, &v))
+		json_object_object_add(dst, k, json_object_get(v));
+}
+
+/* ---- the pieces of evidence ---- */
+
+static void
+add_version(const struct iw_tls *t, struct json_object *o)
+{
+	char buf[32];
+	const char *n;
+
+	if (!t->version_set)
+		return;
+	n = iw_tls_version_name(t->version, buf, sizeof(buf));
+	if (n == NULL) {
+		snprintf(buf, sizeof(buf), "0x%04x", t->version);
+		n = buf;
+	}
+	add_str(o, "version", n);
+}
+
+static void
+add_cipher(const struct iw_tls *t, struct json_object *o)
+{
+	const struct iw_cipher_suite *cs;
+	const char *name = NULL;
+	char id[12];
+
+	if (t->sslv2 && t->v2_cipher != 0) {
+		name = iw_sslv2_cipher_name(t->v2_cipher);
+		snprintf(id, sizeof(id), "0x%06x", t->v2_cipher);
+	} else if (t->cipher_set) {
+		cs = iw_cipher_lookup(t->cipher);
+		name = cs ? cs->name : NULL;
+		snprintf(id, sizeof(id), "0x%04x", t->cipher);
+	} else
+		return;
+	add_str(o, "cipher", name ? name : id);
+	add_str(o, "cipher_id", id);
+}
+
+static void
+add_sni(const struct iw_tls *t, struct json_object *o)
+{
+	if (t->has_sni)
+		json_object_object_add(o, "sni", iw_json_str(t->sni));
+}
+
+static struct json_object *
+name_check_json(const struct iw_tls *t)
+{
+	struct json_object *o = json_object_new_object();
+
+	if (t->check_name != NULL)
+		json_object_object_add(o, "name", iw_json_str(t->check_name));
+	add_str(o, "source", t->check_source ? t->check_source : "none");
+	add_str(o, "result", t->check_result ? t->check_result : "unchecked");
+	return o;
+}
+
+static void
+add_cert(const struct iw_tls *t, struct json_object *o)
+{
+	static const char *const keys[] = { "subject", "issuerdn", "serial",
+	    "notbefore", "notafter", "fingerprint_sha256" };
+	size_t i;
+
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		copy_field(o, t->leaf_json, keys[i]);
+}
+
+/* Evidence: version, cipher, sni, and what the caller adds. */
+static struct json_object *
+evidence(const struct iw_tls *t)
+{
+	struct json_object *o = json_object_new_object();
+
+	add_version(t, o);
+	add_cipher(t, o);
+	add_sni(t, o);
+	return o;
+}
+
+static bool
+may_judge(const struct iw_tls *t)
+{
+	return !t->midstream && !t->dropped;
+}
+
+/* ---- ClientHello ---- */
+
+/* Which name identifies the server: the SNI, else one configured. */
+static void
+choose_name(struct iw_tls *t)
+{
+	const struct iw_flowref *f = iw_session_flow(t->s);
+
+	if (t->check_source != NULL)
+		return;
+	if (t->has_sni && t->sni[0] != '\0') {
+		t->check_name = t->sni;
+		t->check_source = "sni";
+	} else if ((t->check_name = iw_config_server_name(&f->ep.server,
+	    f->ep.sport)) != NULL)
+		t->check_source = "configured";
+	else
+		t->check_source = "none";
+}
+
+void
+tls_client_hello_findings(struct iw_tls *t)
+{
+	struct json_object *ev;
+
+	choose_name(t);
+	if (!may_judge(t))
+		return;
+	if (t->n_weak_offered > 0) {
+		ev = evidence(t);
+		json_object_object_add(ev, "weak_offered",
+		    json_object_get(t->weak_offered));
+		json_object_object_add(ev, "weak_offered_count",
+		    json_object_new_int64((int64_t)t->n_weak_offered));
+		iw_alert(t->s, IW_F_WEAK_CIPHER_OFFERED, 0, ev);
+	}
+	if (strcmp(t->check_source, "none") == 0) {
+		t->check_result = "unchecked";
+		ev = evidence(t);
+		json_object_object_add(ev, "name_check", name_check_json(t));
+		iw_alert(t->s, IW_F_NO_SNI, 0, ev);
+	}
+}
+
+/* ---- ServerHello ---- */
+
+static void
+weak_cipher(struct iw_tls *t)
+{
+	struct json_object *ev, *why;
+	uint32_t w, bit;
+	const char *n;
+
+	if (t->sslv2)
+		w = t->v2_cipher ? iw_policy_sslv2_cipher_weak(t->v2_cipher) : 0;
+	else
+		w = t->cipher_set ? iw_policy_cipher_weak(t->cipher) : 0;
+	if (w == 0)
+		return;
+	ev = evidence(t);
+	why = json_object_new_array();
+	for (bit = 1; bit != 0 && bit <= w; bit <<= 1)
+		if ((w & bit) && (n = iw_cipher_class_name(bit)) != NULL)
+			json_object_array_add(why, json_object_new_string(n));
+	if (w & IW_CS_WEAK_SUITE)
+		json_object_array_add(why, json_object_new_string("policy"));
+	json_object_object_add(ev, "weakness", why);
+	iw_alert(t->s, IW_F_WEAK_CIPHER, 0, ev);
+}
+
+void
+tls_server_hello_findings(struct iw_tls *t)
+{
+	const struct iw_cipher_suite *cs;
+	uint16_t v;
+
+	if (!may_judge(t))
+		return;
+	weak_cipher(t);
+	if (t->version_set && iw_policy_version_weak(t->version)) {
+		v = iw_tls_version_canon(t->version);
+		iw_alert(t->s, IW_F_OBSOLETE_TLS_VERSION,
+		    v == 0x0002 || v == 0x0300 ? 1 : 2, evidence(t));
+	}
+	cs = t->cipher_set && !t->sslv2 ? iw_cipher_lookup(t->cipher) : NULL;
+	if (cs != NULL && (cs->flags & IW_CS_RSA_KX))
+		iw_alert(t->s, IW_F_NO_FORWARD_SECRECY, 0, evidence(t));
+}
+
+/* ---- failure ---- */
+
+void
+tls_failed(struct iw_tls *t, const char *why, bool by_alert)
+{
+	struct json_object *ev;
+
+	/* after STARTTLS the IMAP side reports starttls_failed instead */
+	if (t->n_ch == 0 || t->origin == IW_TLS_STARTTLS || t->established ||
+	    !may_judge(t))
+		return;
+	if (!by_alert && t->gaps)
+		return;		/* the capture lost part of it */
+	ev = evidence(t);
+	add_str(ev, "failure", why);
+	if (t->alerts != NULL)
+		json_object_object_add(ev, "alert", json_object_get(t->alerts));
+	iw_alert(t->s, IW_F_TLS_HANDSHAKE_FAILED, 0, ev);
+}
+
+/* ---- certificates ---- */
+
+void
+tls_name_check(struct iw_tls *t)
+{
+	int r;
+
+	choose_name(t);
+	if (t->leaf == NULL) {
+		if (t->check_result == NULL && tls13(t) && t->sh_seen)
+			t->check_result = "encrypted";
+		return;
+	}
+	if (t->check_name == NULL) {
+		t->check_result = "unchecked";
+		return;
+	}
+	r = iw_x509_check_name(t->leaf, t->check_name);
+	t->check_result = r == 1 ? "match" : r == 0 ? "mismatch" :
+	    "unchecked";
+}
+
+static struct json_object *
+cert_evidence(const struct iw_tls *t)
+{
+	struct json_object *ev = evidence(t);
+
+	add_cert(t, ev);
+	json_object_object_add(ev, "name_check", name_check_json(t));
+	return ev;
+}
+
+struct cert_memo_key {
+	uint8_t		addr[16];
+	uint16_t	port;
+	char		name[TLS_SNI_MAX];
+};
+
+/* The same server (address, port, name) with a different leaf key. */
+static void
+cert_changed(struct iw_tls *t)
+{
+	static struct iw_memo *memo;
+	const struct iw_flowref *f = iw_session_flow(t->s);
+	struct cert_memo_key key;
+	uint8_t dig[32], *prev;
+	struct json_object *ev;
+	char hex[65];
+	int i;
+
+	if (!iw_x509_key_digest(t->leaf, dig))
+		return;
+	if (memo == NULL &&
+	    (memo = iw_memo_new(CERT_MEMO_CAP, sizeof(key), 33)) == NULL)
+		return;
+	memset(&key, 0, sizeof(key));
+	memcpy(key.addr, f->ep.server.a, 16);
+	key.port = f->ep.sport;
+	if (t->check_name != NULL)
+		snprintf(key.name, sizeof(key.name), "%s", t->check_name);
+	if ((prev = iw_memo_put(memo, &key)) == NULL)
+		return;
+	if (prev[32] == 0 || memcmp(prev, dig, 32) == 0) {
+		memcpy(prev, dig, 32);
+		prev[32] = 1;
+		return;
+	}
+	for (i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", prev[i]);
+	memcpy(prev, dig, 32);
+	ev = cert_evidence(t);
+	add_str(ev, "previous_key_sha256", hex);
+	for (i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", dig[i]);
+	add_str(ev, "key_sha256", hex);
+	iw_alert(t->s, IW_F_CERT_CHANGED, 0, ev);
+}
+
+static void
+cert_trust(struct iw_tls *t)
+{
+	struct json_object *ev;
+	char why[128];
+
+	if (iw_cfg.ca_file == NULL)
+		return;
+	why[0] = '\0';
+	if (iw_x509_verify(t->leaf, t->chain, iw_session_now(t->s) / IW_USEC,
+	    why, sizeof(why)) != 0)
+		return;
+	ev = cert_evidence(t);
+	add_str(ev, "verify_error", why);
+	iw_alert(t->s, IW_F_CERT_UNTRUSTED, 0, ev);
+}
+
+static void
+cert_key_and_sig(struct iw_tls *t)
+{
+	struct json_object *ev;
+
+	if (iw_x509_weak_key(t->leaf)) {
+		ev = cert_evidence(t);
+		copy_field(ev, t->leaf_json, "key");
+		iw_alert(t->s, IW_F_WEAK_KEY, 0, ev);
+	}
+	if (iw_x509_weak_signature(t->leaf)) {
+		ev = cert_evidence(t);
+		copy_field(ev, t->leaf_json, "signature_algorithm");
+		iw_alert(t->s, IW_F_WEAK_SIGNATURE, 0, ev);
+	}
+}
+
+void
+tls_cert_findings(struct iw_tls *t)
+{
+	int v;
+
+	tls_name_check(t);
+	if (!may_judge(t))
+		return;
+	if (strcmp(t->check_result, "mismatch") == 0)
+		iw_alert(t->s, IW_F_CERT_NAME_MISMATCH, 0, cert_evidence(t));
+	v = iw_x509_validity(t->leaf, iw_session_now(t->s) / IW_USEC);
+	if (v == 1)
+		iw_alert(t->s, IW_F_CERT_EXPIRED, 0, cert_evidence(t));
+	else if (v == -1)
+		iw_alert(t->s, IW_F_CERT_NOT_YET_VALID, 0, cert_evidence(t));
+	if (iw_x509_self_signed(t->leaf))
+		iw_alert(t->s, IW_F_CERT_SELF_SIGNED, 0, cert_evidence(t));
+	cert_trust(t);
+	cert_key_and_sig(t);
+	cert_changed(t);
+}
+
+/* ---- the session's "tls" object ---- */
+
+static void
+add_fingerprints(const struct iw_tls *t, struct json_object *o)
+{
+	struct json_object *j;
+
+	if (t->ja3 != NULL) {
+		j = json_object_new_object();
+		add_str(j, "hash", t->ja3_md5);
+		add_str(j, "string", t->ja3);
+		json_object_object_add(o, "ja3", j);
+	}
+	if (t->ja3s != NULL) {
+		j = json_object_new_object();
+		add_str(j, "hash", t->ja3s_md5);
+		add_str(j, "string", t->ja3s);
+		json_object_object_add(o, "ja3s", j);
+	}
+	if (t->ja4[0] != '\0')
+		add_str(o, "ja4", t->ja4);
+}
+
+static void
+add_client(const struct iw_tls *t, struct json_object *o)
+{
+	struct json_object *c;
+
+	if (t->n_ch == 0)
+		return;
+	c = json_object_new_object();
+	if (t->versions_offered != NULL)
+		json_object_object_add(c, "versions",
+		    json_object_get(t->versions_offered));
+	json_object_object_add(c, "cipher_suites",
+	    json_object_new_int64((int64_t)t->n_suites));
+	json_object_object_add(c, "weak_offered", t->weak_offered ?
+	    json_object_get(t->weak_offered) : json_object_new_array());
+	if (t->groups_offered != NULL)
+		json_object_object_add(c, "key_share_groups",
+		    json_object_get(t->groups_offered));
+	if (t->ch_sslv2)
+		json_object_object_add(c, "sslv2_hello",
+		    json_object_new_boolean(true));
+	json_object_object_add(o, "client", c);
+}
+
+static void
+add_alpn(const struct iw_tls *t, struct json_object *o)
+{
+	struct json_object *a;
+
+	if (t->alpn_offered == NULL && !t->alpn_sel_set)
+		return;
+	a = json_object_new_object();
+	json_object_object_add(a, "offered", t->alpn_offered ?
+	    json_object_get(t->alpn_offered) : json_object_new_array());
+	if (t->alpn_sel_set)
+		add_str(a, "selected", t->alpn_sel);
+	json_object_object_add(o, "alpn", a);
+}
+
+static void
+add_kx(const struct iw_tls *t, struct json_object *o)
+{
+	struct json_object *k;
+
+	if (t->kx_group < 0 && t->kx_dh_bits == 0)
+		return;
+	k = json_object_new_object();
+	if (t->kx_group >= 0)
+		json_object_object_add(k, "group",
+		    json_object_new_int(t->kx_group));
+	if (t->kx_dh_bits > 0)
+		json_object_object_add(k, "dh_bits",
+		    json_object_new_int(t->kx_dh_bits));
+	json_object_object_add(o, "key_exchange", k);
+}
+
+static void
+add_certificate(struct iw_tls *t, struct json_object *o)
+{
+	struct json_object_iterator it, end;
+
+	if (t->leaf_json != NULL) {
+		it = json_object_iter_begin(t->leaf_json);
+		end = json_object_iter_end(t->leaf_json);
+		for (; !json_object_iter_equal(&it, &end);
+		    json_object_iter_next(&it))
+			json_object_object_add(o, json_object_iter_peek_name(&it),
+			    json_object_get(json_object_iter_peek_value(&it)));
+		json_object_object_add(o, "chain",
+		    json_object_get(t->chain_json));
+	} else if (tls13(t) && t->sh_seen)
+		add_str(o, "certificate", "encrypted");
+	tls_name_check(t);
+	json_object_object_add(o, "name_check", name_check_json(t));
+}
+
+static struct json_object *
+tls_object(struct iw_tls *t)
+{
+	struct json_object *o = json_object_new_object();
+
+	add_version(t, o);
+	add_cipher(t, o);
+	add_sni(t, o);
+	add_alpn(t, o);
+	add_fingerprints(t, o);
+	add_certificate(t, o);
+	add_kx(t, o);
+	add_client(t, o);
+	json_object_object_add(o, "established",
+	    json_object_new_boolean(t->established));
+	json_object_object_add(o, "resumed",
+	    json_object_new_boolean(t->resumed));
+	if (t->hrr)
+		json_object_object_add(o, "hello_retry_request",
+		    json_object_new_boolean(true));
+	if (t->midstream)
+		json_object_object_add(o, "midstream",
+		    json_object_new_boolean(true));
+	if (t->client_cert)
+		json_object_object_add(o, "client_certificate",
+		    json_object_new_boolean(true));
+	if (t->alerts != NULL)
+		json_object_object_add(o, "alert", json_object_get(t->alerts));
+	return o;
+}
+
+/*
+ * The inner IMAP of a NULL-cipher session: its "imap" object is the
+ * session's for IMAPS; after STARTTLS the IMAP dissector owns "imap", so
+ * the inner one goes under tls.null_cipher_imap.
+ */
+static void
+add_inner(struct iw_tls *t, struct json_object *ev, struct json_object *o)
+{
+	struct json_object *tmp, *imap;
+
+	if (t->inner == NULL)
+		return;
+	if (t->origin != IW_TLS_STARTTLS) {
+		iw_imap_report(t->inner, ev);
+		return;
+	}
+	tmp = json_object_new_object();
+	iw_imap_report(t->inner, tmp);
+	if (json_object_object_get_ex(tmp, "imap", &imap))
+		json_object_object_add(o, "null_cipher_imap",
+		    json_object_get(imap));
+	json_object_put(tmp);
+}
+
+void
+tls_report_object(struct iw_tls *t, struct json_object *ev)
+{
+	struct json_object *o = tls_object(t), *imap;
+
+	json_object_object_add(ev, "tls", o);
+	add_inner(t, ev, o);
+	if (!t->is_imap || t->origin == IW_TLS_STARTTLS)
+		return;
+	if (!json_object_object_get_ex(ev, "imap", &imap)) {
+		imap = json_object_new_object();
+		json_object_object_add(ev, "imap", imap);
+	}
+	add_str(imap, "mode", "implicit_tls");
+}
