@@ -90,7 +90,7 @@ $(B)/%.o: %.c $(wildcard include/*.h dissectors/*.h) $(GEN)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
-$(B)/tests/%: tests/unit/%.c tests/unit/harness.c tests/unit/harness.h \
+$(B)/tests/%: tests/unit/%.c tests/unit/harness.c $(wildcard tests/unit/*.h) \
     $(B)/libimapwatch.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests/unit -o $@ $< tests/unit/harness.c \

@@ -298,31 +298,47 @@ link_nflog(struct iw_rd *r, uint64_t *wire)
 
 /* ---- IP ---- */
 
+/*
+ * One's complement sum of 16-bit words in memory order, 8 bytes at a
+ * time with end-around carry (RFC 1071: the sum does not depend on the
+ * word size, and a byte-swapped total folds to the same all-ones).  Every
+ * caller starts at an even offset of the data it sums.
+ */
+static inline uint64_t
+add_carry(uint64_t acc, uint64_t w)
+{
+	acc += w;
+	return acc + (acc < w);
+}
+
 static uint64_t
 csum_add(uint64_t sum, const uint8_t *p, size_t n)
 {
-	uint32_t w;
+	uint64_t w0, w1, w2, w3;
+	uint8_t tail[8] = { 0 };
 
-	while (n >= 4) {
-		memcpy(&w, p, 4);
-		sum += w;
-		p += 4;
-		n -= 4;
+	while (n >= 32) {
+		memcpy(&w0, p, 8);
+		memcpy(&w1, p + 8, 8);
+		memcpy(&w2, p + 16, 8);
+		memcpy(&w3, p + 24, 8);
+		sum = add_carry(sum, w0);
+		sum = add_carry(sum, w1);
+		sum = add_carry(sum, w2);
+		sum = add_carry(sum, w3);
+		p += 32;
+		n -= 32;
 	}
-	if (n >= 2) {
-		uint16_t h;
-
-		memcpy(&h, p, 2);
-		sum += h;
-		p += 2;
-		n -= 2;
+	while (n >= 8) {
+		memcpy(&w0, p, 8);
+		sum = add_carry(sum, w0);
+		p += 8;
+		n -= 8;
 	}
-	if (n == 1) {
-		uint8_t last[2] = { p[0], 0 };
-		uint16_t h;
-
-		memcpy(&h, last, 2);
-		sum += h;
+	if (n > 0) {
+		memcpy(tail, p, n);
+		memcpy(&w0, tail, 8);
+		sum = add_carry(sum, w0);
 	}
 	return sum;
 }
@@ -330,8 +346,10 @@ csum_add(uint64_t sum, const uint8_t *p, size_t n)
 static uint16_t
 csum_fold(uint64_t sum)
 {
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffffffff) + (sum >> 32);
+	sum = (sum & 0xffffffff) + (sum >> 32);
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
 	return (uint16_t)sum;
 }
 
@@ -406,8 +424,7 @@ decode_tcp(struct iw_packet *p, struct span s, enum net net, bool offloaded)
 		p->payload_len = p->payload_wire;
 	if (p->payload_len < p->payload_wire)
 		iw_stats.bad[IW_BAD_TRUNCATED_PAYLOAD]++;
-	else if (!offloaded &&
-	    tcp_checksum_bad(p, seg, (uint32_t)(off * 4 + p->payload_len),
+	else if (tcp_checksum_bad(p, seg, (uint32_t)(off * 4 + p->payload_len),
 	    net)) {
 		p->bad_checksum = true;
 		iw_stats.bad[IW_BAD_CHECKSUM_TCP]++;

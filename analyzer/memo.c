@@ -18,6 +18,7 @@ struct entry {
 
 struct iw_memo {
 	size_t		 cap, key_size, val_size, count, nbuckets;
+	size_t		 user_key_size;	/* key_size is it rounded up */
 	uint64_t	 evictions;
 	struct entry	**buckets;
 	struct entry	*lru_head;	/* oldest */
@@ -48,7 +49,9 @@ iw_memo_new(size_t cap, size_t key_size, size_t val_size)
 	if (m == NULL)
 		return NULL;
 	m->cap = cap;
-	m->key_size = key_size;
+	/* values start after the key: keep them 8-byte aligned */
+	m->key_size = (key_size + 7) & ~(size_t)7;
+	m->user_key_size = key_size;
 	m->val_size = val_size;
 	m->nbuckets = 64;
 	while (m->nbuckets < cap && m->nbuckets < (1u << 20))
@@ -66,8 +69,9 @@ find_slot(struct iw_memo *m, const void *key)
 {
 	struct entry **pp;
 
-	pp = &m->buckets[hash_key(key, m->key_size) & (m->nbuckets - 1)];
-	while (*pp != NULL && memcmp((*pp)->kv, key, m->key_size) != 0)
+	pp = &m->buckets[hash_key(key, m->user_key_size) &
+	    (m->nbuckets - 1)];
+	while (*pp != NULL && memcmp((*pp)->kv, key, m->user_key_size) != 0)
 		pp = &(*pp)->next_hash;
 	return pp;
 }
@@ -142,8 +146,8 @@ iw_memo_put(struct iw_memo *m, const void *key)
 		if (e == NULL)
 			return NULL;
 	}
-	memcpy(e->kv, key, m->key_size);
-	memset(e->kv + m->key_size, 0, m->val_size);
+	memset(e->kv, 0, m->key_size + m->val_size);
+	memcpy(e->kv, key, m->user_key_size);
 	e->next_hash = NULL;
 	*pp = e;
 	lru_push(m, e);

@@ -501,23 +501,13 @@ tls_object(struct iw_tls *t)
  * session's for IMAPS; after STARTTLS the IMAP dissector owns "imap", so
  * the inner one goes under tls.null_cipher_imap.
  */
+/* What the plaintext of a NULL cipher showed goes into the imap object
+ * (as "inside_tls"; the IMAP side never overwrites its mode). */
 static void
-add_inner(struct iw_tls *t, struct json_object *ev, struct json_object *o)
+add_inner(struct iw_tls *t, struct json_object *ev)
 {
-	struct json_object *tmp, *imap;
-
-	if (t->inner == NULL)
-		return;
-	if (t->origin != IW_TLS_STARTTLS) {
+	if (t->inner != NULL)
 		iw_imap_report(t->inner, ev);
-		return;
-	}
-	tmp = json_object_new_object();
-	iw_imap_report(t->inner, tmp);
-	if (json_object_object_get_ex(tmp, "imap", &imap))
-		json_object_object_add(o, "null_cipher_imap",
-		    json_object_get(imap));
-	json_object_put(tmp);
 }
 
 void
@@ -526,7 +516,7 @@ tls_report_object(struct iw_tls *t, struct json_object *ev)
 	struct json_object *o = tls_object(t), *imap;
 
 	json_object_object_add(ev, "tls", o);
-	add_inner(t, ev, o);
+	add_inner(t, ev);
 	if (!t->is_imap || t->origin == IW_TLS_STARTTLS)
 		return;
 	if (!json_object_object_get_ex(ev, "imap", &imap)) {
