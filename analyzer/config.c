@@ -9,6 +9,7 @@
 #include "config.h"
 
 struct iw_config iw_cfg;
+struct iw_sensor_config iw_sensor;
 
 void
 iw_config_defaults(struct iw_config *c)

@@ -19,10 +19,12 @@
 #include <unistd.h>
 
 #include "capture.h"
+#include "ciphers.h"
 #include "config.h"
 #include "engine.h"
 #include "output.h"
 #include "stats.h"
+#include "x509.h"
 
 #define MAX_FILES 256
 
@@ -45,7 +47,7 @@ enum {
 	OPT_USERNAME_SALT, OPT_MAX_FLOWS, OPT_TCP_TIMEOUT, OPT_CLOSED_TIMEOUT,
 	OPT_REASM_FLOW_CAP, OPT_REASM_CAP, OPT_FRAG_MEMORY, OPT_VERIFY_CSUM,
 	OPT_SERVER_NAME, OPT_SERVER_NAMES, OPT_POLICY, OPT_CA_FILE,
-	OPT_BRUTEFORCE, OPT_STATS_INTERVAL,
+	OPT_BRUTEFORCE, OPT_STATS_INTERVAL, OPT_FORMAT,
 };
 
 static const struct option long_options[] = {
@@ -77,6 +79,7 @@ static const struct option long_options[] = {
 	{ "ca-file", required_argument, NULL, OPT_CA_FILE },
 	{ "bruteforce", required_argument, NULL, OPT_BRUTEFORCE },
 	{ "stats-interval", required_argument, NULL, OPT_STATS_INTERVAL },
+	{ "format", required_argument, NULL, OPT_FORMAT },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -121,6 +124,7 @@ usage(FILE *fp)
 "  --verify-checksums    drop packets with bad TCP checksums (default:\n"
 "                        count them only)\n"
 "  --stats-interval SECS stats event period when live (default 60, 0 off)\n"
+"  --format eve|ecs      field names: Suricata EVE (default) or Elastic ECS\n"
 "  -h, --help            this help\n"
 "  -V, --version         version\n");
 }
@@ -329,7 +333,29 @@ long_option(int c, const char *arg)
 	case OPT_BRUTEFORCE:
 		parse_bruteforce(arg);
 		break;
+	case OPT_FORMAT:
+		if (strcmp(arg, "eve") == 0)
+			iw_sensor.format = IW_FORMAT_EVE;
+		else if (strcmp(arg, "ecs") == 0)
+			iw_sensor.format = IW_FORMAT_ECS;
+		else
+			die("--format: expected eve or ecs");
+		break;
 	}
+}
+
+/* Files named by options are read now: a mistake in them is an error at
+ * start, not a silent default later. */
+static void
+load_policy_and_ca(void)
+{
+	char err[512];
+
+	if (iw_cfg.policy_file != NULL &&
+	    iw_policy_load(iw_cfg.policy_file, err, sizeof(err)) != 0)
+		die("--policy: %s", err);
+	if (iw_x509_load_ca(err, sizeof(err)) != 0)
+		die("--ca-file: %s", err);
 }
 
 static char *
@@ -425,6 +451,7 @@ parse_options(int argc, char **argv, struct options *o)
 		die("give -r or -i, not both");
 	if (o->stats_interval < 0)
 		o->stats_interval = o->iface != NULL ? 60 : 0;
+	load_policy_and_ca();
 }
 
 static void

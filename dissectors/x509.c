@@ -379,13 +379,21 @@ ca_store(void)
 		return store;
 	store = X509_STORE_new();
 	if (store == NULL || X509_STORE_load_file(store, iw_cfg.ca_file) != 1) {
-		fprintf(stderr, "imapwatch: cannot load CA bundle %s\n",
-		    iw_cfg.ca_file);
 		X509_STORE_free(store);
 		store = NULL;
 		store_failed = true;
 	}
 	return store;
+}
+
+int
+iw_x509_load_ca(char *err, size_t errlen)
+{
+	if (iw_cfg.ca_file == NULL || ca_store() != NULL)
+		return 0;
+	snprintf(err, errlen, "%s: not a readable PEM CA bundle",
+	    iw_cfg.ca_file);
+	return -1;
 }
 
 int

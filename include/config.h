@@ -51,7 +51,26 @@ struct iw_config {
 	const char	*ca_file;
 };
 
+enum iw_format {
+	IW_FORMAT_EVE = 0,	/* Suricata EVE field names (default) */
+	IW_FORMAT_ECS,		/* Elastic Common Schema */
+};
+
+/* Settings of running as a sensor and of noise control (issue 5). */
+struct iw_sensor_config {
+	enum iw_format	 format;
+	const char	*config_file;		/* --config */
+	const char	*suppress_file;		/* --suppress */
+	bool		 alert_once_per_server;
+	const char	*pidfile;
+	const char	*summary_file;		/* --summary[=FILE]: "-" stderr */
+	bool		 summary;
+	const char	*write_alerted;		/* --write-alerted FILE.pcap */
+	int		 stats_interval;	/* seconds, live */
+};
+
 extern struct iw_config iw_cfg;
+extern struct iw_sensor_config iw_sensor;
 
 /* Defaults for everything (called before parsing options). */
 void iw_config_defaults(struct iw_config *);

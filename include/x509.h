@@ -64,6 +64,10 @@ bool iw_x509_key_digest(X509 *, uint8_t out[32]);
 int iw_x509_verify(X509 *leaf, STACK_OF(X509) *chain, int64_t when,
     char *why, size_t whylen);
 
+/* Load --ca-file now (at start, so a bad bundle is a clear error, not a
+ * silent lack of checks); 0, or -1 with a message. */
+int iw_x509_load_ca(char *err, size_t errlen);
+
 /* Forget the loaded CA bundle (tests change iw_cfg.ca_file). */
 void iw_x509_reset_store(void);
 
