@@ -190,13 +190,19 @@ iw_format_date(int64_t sec, char out[IW_TSLEN])
 
 /* ---- strings from the wire ---- */
 
-/* Length of the valid UTF-8 sequence at p (1..4), or 0 if invalid. */
+/*
+ * The UTF-8 sequence at p: returns its length (1..4) if valid, else 0 and
+ * sets *bad to the length of its maximal valid prefix (at least 1), which
+ * becomes one U+FFFD (Unicode 15, 3.9, "U+FFFD Substitution of Maximal
+ * Subparts", as Python's decoder does).
+ */
 static size_t
-utf8_seq_len(const uint8_t *p, size_t left)
+utf8_seq_len(const uint8_t *p, size_t left, size_t *bad)
 {
 	uint8_t c = p[0], lo = 0x80, hi = 0xbf;
 	size_t n, i;
 
+	*bad = 1;
 	if (c < 0x80)
 		return 1;
 	if (c >= 0xc2 && c <= 0xdf)
@@ -207,8 +213,6 @@ utf8_seq_len(const uint8_t *p, size_t left)
 		n = 4;
 	else
 		return 0;
-	if (n > left)
-		return 0;
 	/* the second byte's range excludes overlongs and surrogates */
 	if (c == 0xe0)
 		lo = 0xa0;
@@ -218,29 +222,32 @@ utf8_seq_len(const uint8_t *p, size_t left)
 		lo = 0x90;
 	else if (c == 0xf4)
 		hi = 0x8f;
-	if (p[1] < lo || p[1] > hi)
-		return 0;
-	for (i = 2; i < n; i++)
-		if (p[i] < 0x80 || p[i] > 0xbf)
+	for (i = 1; i < n; i++) {
+		if (i >= left || p[i] < lo || p[i] > hi) {
+			*bad = i;
 			return 0;
+		}
+		lo = 0x80;
+		hi = 0xbf;
+	}
 	return n;
 }
 
 size_t
 iw_utf8_sanitize(const uint8_t *in, size_t len, char *out, size_t outsz)
 {
-	size_t i = 0, o = 0, n;
+	size_t i = 0, o = 0, n, bad;
 
 	if (outsz == 0)
 		return 0;
 	while (i < len) {
-		n = utf8_seq_len(in + i, len - i);
+		n = utf8_seq_len(in + i, len - i, &bad);
 		if (n == 0) {
 			if (o + 3 >= outsz)
 				break;
 			memcpy(out + o, "\xef\xbf\xbd", 3);
 			o += 3;
-			i++;
+			i += bad;
 			continue;
 		}
 		if (o + n >= outsz)
