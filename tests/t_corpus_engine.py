@@ -89,9 +89,17 @@ def truth_of(rel):
 def our_streams(path):
     p = run([STREAMS, "-r", path])
     if p.returncode != 0:
-        return None, p.stderr.decode(errors="replace")
+        return None, p.stderr.decode(errors="replace"), None
     lines = [json.loads(x) for x in p.stdout.decode().splitlines() if x]
-    return [x for x in lines if "client" in x], None
+    stats = next((x["stats"] for x in lines if "stats" in x), None)
+    return [x for x in lines if "client" in x], None, stats
+
+
+def tshark_bad_tcp_checksums(path):
+    p = run(["tshark", "-n", "-r", path, "-o", "tcp.check_checksum:TRUE",
+             "-Y", "tcp.checksum.status == 0 && !icmp && !icmpv6",
+             "-T", "fields", "-e", "frame.number"])
+    return len([x for x in p.stdout.decode().splitlines() if x])
 
 
 def five_tuple(c):
@@ -302,10 +310,15 @@ def cut_at(data, gaps, fin_offset):
 def check_capture(rel):
     path = os.path.join(CORPUS, rel)
     truth = truth_of(rel)
-    conns, err = our_streams(path)
+    conns, err, stats = our_streams(path)
     if conns is None:
         ok(False, "%s: iw-streams ran" % rel, err.strip()[:200])
         return
+    # bad checksums are counted (never dropped by default), as tshark
+    # counts them with its checksum check on
+    bad = stats["capture"]["bad_packets"]["bad_tcp_checksum"]
+    want = tshark_bad_tcp_checksums(path)
+    ok(bad == want, "%s: bad TCP checksums %d" % (rel, want), "ours %d" % bad)
     expected = {}
     for c in truth["connections"]:
         if (rel, c["five_tuple"]) in NOT_CONNECTIONS:
