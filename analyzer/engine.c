@@ -4,6 +4,7 @@
  * Timeouts run on packet time, checked at most once a second of it, so the
  * same capture always gives the same events.
  */
+#include "config.h"
 #include "engine.h"
 #include "flow.h"
 #include "packet.h"
@@ -36,12 +37,36 @@ iw_engine_tick(iw_time t)
 	iw_decode_expire(t);
 }
 
+/*
+ * With --verify-checksums a bad segment is dropped before anything sees
+ * it; by default the checksum is counted, and only where the bytes are
+ * read (checking every byte of bypassed traffic costs as much as reading
+ * the capture).
+ */
+static void
+tcp_segment(const struct iw_packet *p)
+{
+	struct iw_flow *f;
+	enum iw_dir dir;
+
+	if (iw_cfg.verify_checksums && !iw_decode_checksum_ok(p))
+		return;
+	f = iw_flow_get(p, &dir);
+	if (f == NULL)
+		return;
+	if (!iw_cfg.verify_checksums && p->checkable) {
+		if (iw_tcp_bytes_used(f, dir, p))
+			(void)iw_decode_checksum_ok(p);
+		else
+			iw_stats.checksums_not_checked++;
+	}
+	iw_flow_packet(f, dir, p);
+}
+
 void
 iw_engine_packet(const struct iw_rawpkt *raw)
 {
 	struct iw_packet p;
-	struct iw_flow *f;
-	enum iw_dir dir;
 
 	iw_stats.packets++;
 	iw_stats.bytes += raw->wirelen;
@@ -56,11 +81,8 @@ iw_engine_packet(const struct iw_rawpkt *raw)
 	p.caplen = raw->caplen;
 	p.wirelen = raw->wirelen;
 	p.linktype = raw->linktype;
-	if (iw_decode(&p) == IW_DECODE_TCP) {
-		f = iw_flow_get(&p, &dir);
-		if (f != NULL)
-			iw_flow_packet(f, dir, &p);
-	}
+	if (iw_decode(&p) == IW_DECODE_TCP)
+		tcp_segment(&p);
 	iw_engine_tick(now);
 }
 

@@ -505,6 +505,26 @@ iw_tcp_segment(struct iw_flow *f, enum iw_dir dir, const struct iw_packet *p)
 	}
 }
 
+bool
+iw_tcp_bytes_used(const struct iw_flow *f, enum iw_dir dir,
+    const struct iw_packet *p)
+{
+	const struct iw_tcpdir *d = &f->dir[dir];
+	uint32_t seq = p->seq + ((p->flags & IW_TH_SYN) ? 1 : 0);
+
+	if (p->payload_wire == 0)
+		return true;		/* a header: cheap, and says much */
+	if (f->session_ended)
+		return false;
+	if (f->session == NULL)
+		return true;
+	if (!iw_session_wants(f->session, dir))
+		return false;
+	/* in order, and all of it inside a skip the dissector asked for */
+	return !(d->base_set && seq == d->next_seq && d->ooo == NULL &&
+	    p->payload_wire <= iw_session_skip_left(f->session, dir));
+}
+
 static void
 flush(struct iw_flow *f, enum iw_dir dir, iw_time ts)
 {

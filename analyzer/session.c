@@ -150,6 +150,12 @@ iw_session_wants(const struct iw_session *s, enum iw_dir dir)
 	return !s->ended && !direction_closed(s, turn(s, dir));
 }
 
+uint64_t
+iw_session_skip_left(const struct iw_session *s, enum iw_dir dir)
+{
+	return s->skip[turn(s, dir)];
+}
+
 size_t
 iw_session_held(const struct iw_session *s)
 {

@@ -101,6 +101,7 @@ capture_object(void)
 	for (i = 0; i < IW_BAD_COUNT; i++)
 		add_u64(bad, bad_names[i], iw_stats.bad[i]);
 	json_object_object_add(o, "bad_packets", bad);
+	add_u64(o, "checksums_not_checked", iw_stats.checksums_not_checked);
 	add_u64(o, "ip_fragments_reassembled", iw_stats.frag_datagrams);
 	add_u64(o, "ip_fragments_timeout", iw_stats.frag_timeouts);
 	add_u64(o, "ip_fragments_evicted", iw_stats.frag_evicted);

@@ -11,6 +11,7 @@
 #include <openssl/objects.h>
 #include <openssl/x509v3.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -22,20 +23,101 @@
 #define NAME_MAX_LEN	1024
 #define SAN_MAX		500
 
+/*
+ * Servers present the same certificates session after session, and
+ * OpenSSL 3's decoding of a certificate (its public key goes through the
+ * provider decoders) costs more than everything else we do with a TLS
+ * session: recently seen DER is remembered, byte for byte, with its
+ * parsed X509 (kept until exit: reachable, bounded, not a leak).
+ */
+#define CERT_CACHE	64
+#define CERT_CACHE_MAX	(32 * 1024)	/* bigger DER is not kept */
+
+struct cached_cert {
+	uint8_t		*der;
+	size_t		 len;
+	uint64_t	 hash;
+	X509		*x;
+	uint64_t	 used;		/* last use, for eviction */
+};
+
+static struct cached_cert cert_cache[CERT_CACHE];
+static uint64_t cert_clock;
+
+static uint64_t
+der_hash(const uint8_t *p, size_t n)
+{
+	uint64_t h = 0xcbf29ce484222325ULL ^ n;	/* FNV-1a */
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		h ^= p[i];
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+static X509 *
+cache_lookup(const uint8_t *der, size_t len, uint64_t h)
+{
+	int i;
+
+	for (i = 0; i < CERT_CACHE; i++) {
+		struct cached_cert *c = &cert_cache[i];
+
+		if (c->x != NULL && c->hash == h && c->len == len &&
+		    memcmp(c->der, der, len) == 0) {
+			c->used = ++cert_clock;
+			X509_up_ref(c->x);
+			return c->x;
+		}
+	}
+	return NULL;
+}
+
+static void
+cache_store(const uint8_t *der, size_t len, uint64_t h, X509 *x)
+{
+	struct cached_cert *c = &cert_cache[0];
+	uint8_t *copy;
+	int i;
+
+	if (len > CERT_CACHE_MAX || (copy = malloc(len)) == NULL)
+		return;
+	for (i = 1; i < CERT_CACHE; i++)
+		if (cert_cache[i].used < c->used)
+			c = &cert_cache[i];
+	free(c->der);
+	X509_free(c->x);
+	memcpy(copy, der, len);
+	c->der = copy;
+	c->len = len;
+	c->hash = h;
+	X509_up_ref(x);
+	c->x = x;
+	c->used = ++cert_clock;
+}
+
 X509 *
 iw_x509_parse(const uint8_t *der, size_t len)
 {
 	const unsigned char *p = der;
+	uint64_t h;
 	X509 *x;
 
 	if (len == 0 || len > 1024 * 1024)
 		return NULL;
+	h = der_hash(der, len);
+	if ((x = cache_lookup(der, len, h)) != NULL)
+		return x;
 	x = d2i_X509(NULL, &p, (long)len);
 	/* trailing bytes after the certificate: not a clean DER object */
 	if (x != NULL && p != der + len) {
 		X509_free(x);
 		return NULL;
 	}
+	if (x != NULL)
+		cache_store(der, len, h, x);
 	return x;
 }
 

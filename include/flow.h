@@ -97,6 +97,15 @@ void iw_flows_shutdown(iw_time now);
 void iw_tcp_segment(struct iw_flow *f, enum iw_dir dir,
     const struct iw_packet *p);
 
+/*
+ * Will this segment's bytes be read by a dissector?  Not when the
+ * direction is bypassed or the session over, nor when it falls wholly in a
+ * stretch the dissector skips (an IMAP literal).  The engine checks the
+ * TCP checksum of these only.
+ */
+bool iw_tcp_bytes_used(const struct iw_flow *f, enum iw_dir dir,
+    const struct iw_packet *p);
+
 /* Delivers whatever is held, gaps for the holes; ends the session. */
 void iw_tcp_finish(struct iw_flow *f, enum iw_end_reason why, iw_time now);
 

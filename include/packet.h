@@ -33,7 +33,12 @@ struct iw_packet {
 	uint32_t	 payload_wire;	/* payload bytes the headers announce:
 					 * more than payload_len when the
 					 * snaplen cut the packet */
-	bool		 bad_checksum;
+	/* the TCP segment as captured, for checking its checksum later:
+	 * only when its bytes are used (see iw_tcp_bytes_used) */
+	const uint8_t	*tcp_seg;
+	uint32_t	 tcp_seg_len;
+	bool		 checkable;	/* all of it captured */
+	uint8_t		 ipver;		/* 4 or 6 */
 };
 
 enum iw_decode_result {
@@ -48,6 +53,9 @@ bool iw_decode_linktype_supported(int dlt);
 
 /* Decode p->data as link type p->linktype down to TCP. */
 enum iw_decode_result iw_decode(struct iw_packet *p);
+
+/* Is the TCP checksum of a decoded segment right?  (Counts it if not.) */
+bool iw_decode_checksum_ok(const struct iw_packet *p);
 
 /* Expire held IP fragments older than the timeout (packet time). */
 void iw_decode_expire(iw_time now);

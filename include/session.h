@@ -75,6 +75,10 @@ void iw_session_set_swap_hook(struct iw_session *,
  */
 bool iw_session_wants(const struct iw_session *, enum iw_dir);
 
+/* Bytes of this direction (engine's view) the dissector asked to skip
+ * and that have not come yet. */
+uint64_t iw_session_skip_left(const struct iw_session *, enum iw_dir);
+
 /* Bytes held for the dissector (both directions), for memory accounting. */
 size_t iw_session_held(const struct iw_session *);
 

@@ -41,6 +41,7 @@ struct iw_stats {
 	uint64_t	not_tcp;		/* UDP, ICMP, ... */
 	uint64_t	unknown_linktype;
 	uint64_t	bad[IW_BAD_COUNT];
+	uint64_t	checksums_not_checked;	/* bytes never read */
 	uint64_t	kernel_received;	/* pcap_stats, live */
 	uint64_t	kernel_dropped;
 	uint64_t	iface_dropped;
