@@ -19,7 +19,7 @@ iw_config_defaults(struct iw_config *c)
 	c->n_imaps_ports = 1;
 	c->usernames = IW_USERNAMES_PLAIN;
 	c->max_flows = 1000000;
-	c->tcp_idle_timeout = 600;
+	c->tcp_idle_timeout = 1800;	/* IDLE clients re-issue every 29 min */
 	c->tcp_closed_timeout = 10;
 	c->reasm_flow_cap = 1 << 20;
 	c->reasm_global_cap = 256ULL << 20;
