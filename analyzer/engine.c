@@ -4,6 +4,7 @@
  * Timeouts run on packet time, checked at most once a second of it, so the
  * same capture always gives the same events.
  */
+#include "alerted.h"
 #include "config.h"
 #include "engine.h"
 #include "flow.h"
@@ -61,6 +62,7 @@ tcp_segment(const struct iw_packet *p)
 			iw_stats.checksums_not_checked++;
 	}
 	iw_flow_packet(f, dir, p);
+	iw_alerted_packet(p, f);
 }
 
 void
@@ -76,6 +78,9 @@ iw_engine_packet(const struct iw_rawpkt *raw)
 	if (iw_stats.first_ts == 0)
 		iw_stats.first_ts = raw->ts;
 	iw_stats.last_ts = now;
+	/* time moves first: a flow idle past its timeout ends before this
+	 * packet, which then starts a new one */
+	iw_engine_tick(now);
 	p.ts = raw->ts;
 	p.data = raw->data;
 	p.caplen = raw->caplen;
@@ -83,7 +88,6 @@ iw_engine_packet(const struct iw_rawpkt *raw)
 	p.linktype = raw->linktype;
 	if (iw_decode(&p) == IW_DECODE_TCP)
 		tcp_segment(&p);
-	iw_engine_tick(now);
 }
 
 void

@@ -1,0 +1,58 @@
+#!/bin/bash
+# The flow table: the cap with the oldest idle flow evicted, idle timeouts
+# on packet time, and memory that grows with the flows present rather than
+# with the cap.
+set -u
+cd "$(dirname "$0")/.." || exit 2
+IW=${IMAPWATCH:-./imapwatch}
+PY=${PYTHON:-/usr/bin/python3}
+CORPUS=${IW_SHARED:-../shared}/corpus
+T=$(mktemp -d /tmp/iw-flows.XXXXXX)
+trap 'rm -rf "$T"' EXIT
+
+ok() { if [ "$1" = 0 ]; then echo "ok - $2"; else echo "not ok - $2"; fi; }
+
+# jq-like: a value from the last stats event
+stat() {
+	"$PY" -c 'import json,sys
+ev=[json.loads(l) for l in open(sys.argv[1])]
+v=[e for e in ev if e["event_type"]=="stats"][-1]["stats"]
+for k in sys.argv[2].split("."): v=v[k]
+print(v)' "$1" "$2"
+}
+count() { grep -c "$2" "$1"; }
+
+# three interleaved connections, a table of one: two evictions, and each
+# evicted connection still gets its flow event
+"$IW" -r pcaps/edge/interleaved.pcap --flows --max-flows 1 >"$T/a"
+ok $? "--max-flows 1 runs"
+[ "$(stat "$T/a" tcp.flows_evicted)" -ge 2 ]
+ok $? "--max-flows 1: evictions counted ($(stat "$T/a" tcp.flows_evicted))"
+[ "$(count "$T/a" '"reason":"evicted"')" -ge 2 ]
+ok $? "--max-flows 1: evicted flows are reported with reason evicted"
+[ "$(stat "$T/a" tcp.flows_peak)" -eq 1 ]
+ok $? "--max-flows 1: never more than one flow at once"
+"$IW" -r pcaps/edge/interleaved.pcap --flows >"$T/b"
+[ "$(stat "$T/b" tcp.flows_evicted)" -eq 0 ] &&
+    [ "$(stat "$T/b" tcp.flows_peak)" -eq 3 ]
+ok $? "default cap: no eviction, three at once"
+
+# idle timeout on packet time: the plain-login capture pauses 36 s
+F="$CORPUS/bruteshark/IMAP - Login (Plaintext) 2.pcap"
+if [ -f "$F" ]; then
+	"$IW" -r "$F" --flows --tcp-timeout 30 >"$T/c"
+	[ "$(stat "$T/c" tcp.flows_timeout)" -ge 1 ]
+	ok $? "--tcp-timeout 30: a 36 s pause times the session out"
+	grep '"event_type":"imap"' "$T/c" | grep -q '"end_reason":"timeout"'
+	ok $? "... its imap event says timeout"
+	"$IW" -r "$F" --flows >"$T/d"
+	[ "$(stat "$T/d" tcp.flows_timeout)" -eq 0 ]
+	ok $? "default timeout (1800 s): no timeout"
+fi
+
+# the table grows with the flows present: a huge cap costs nothing
+"$IW" -r pcaps/edge/interleaved.pcap --max-flows 100000000 >"$T/e"
+rss=$(stat "$T/e" memory.peak_rss)
+[ "$rss" -lt $((64 << 20)) ]
+ok $? "--max-flows 100000000 preallocates nothing (peak RSS $((rss >> 20)) MiB)"
+exit 0
