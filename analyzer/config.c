@@ -20,7 +20,7 @@ iw_config_defaults(struct iw_config *c)
 	c->usernames = IW_USERNAMES_PLAIN;
 	c->max_flows = 1000000;
 	c->tcp_idle_timeout = 1800;	/* IDLE clients re-issue every 29 min */
-	c->tcp_closed_timeout = 10;
+	c->tcp_closed_timeout = 60;	/* as TIME_WAIT: late retransmissions */
 	c->reasm_flow_cap = 1 << 20;
 	c->reasm_global_cap = 256ULL << 20;
 	c->frag_mem_cap = 32ULL << 20;

@@ -11,14 +11,42 @@
 #include "packet.h"
 #include "stats.h"
 
-static iw_time now;		/* latest packet time */
+static iw_time now;		/* the clock: latest packet time */
 static iw_time next_tick;
+static iw_time jump;		/* a time far ahead, not yet believed */
+
+#define MAX_JUMP	(3600 * IW_USEC)
+
+/*
+ * The clock that drives timeouts follows the packets, but one packet an
+ * hour or more ahead of the others (a bad timestamp, as some captures
+ * have) would end every flow at once: such a jump is believed when a
+ * second packet confirms it (captures joined end to end do).  The flow of
+ * the jumping packet keeps that packet's time as its own.
+ */
+static void
+advance_clock(iw_time ts)
+{
+	if (now == 0 || ts <= now + MAX_JUMP) {
+		if (ts > now)
+			now = ts;
+		jump = 0;
+		return;
+	}
+	if (jump != 0 && ts > jump - MAX_JUMP && ts < jump + MAX_JUMP) {
+		now = ts > jump ? ts : jump;
+		jump = 0;
+		return;
+	}
+	jump = ts;
+	iw_stats.time_jumps++;
+}
 
 void
 iw_engine_init(void)
 {
 	iw_flows_init();
-	now = 0;
+	now = jump = 0;
 	next_tick = 0;
 }
 
@@ -73,8 +101,7 @@ iw_engine_packet(const struct iw_rawpkt *raw)
 	iw_stats.packets++;
 	iw_stats.bytes += raw->wirelen;
 	iw_stats.captured_bytes += raw->caplen;
-	if (raw->ts > now)
-		now = raw->ts;
+	advance_clock(raw->ts);
 	if (iw_stats.first_ts == 0)
 		iw_stats.first_ts = raw->ts;
 	iw_stats.last_ts = now;

@@ -427,10 +427,12 @@ iw_flow_get(const struct iw_packet *p, enum iw_dir *dir)
 		flow_remove(f, IW_END_REUSED, p->ts);
 		break;
 	}
-	/* a lone reset or FIN does not start a connection worth following */
-	if ((p->flags & (IW_TH_RST | IW_TH_FIN)) && p->payload_wire == 0 &&
-	    !(p->flags & IW_TH_SYN))
+	/* a reset or a FIN does not start a connection worth following: it
+	 * is the end of one we no longer hold (a late retransmission) */
+	if ((p->flags & (IW_TH_RST | IW_TH_FIN)) && !(p->flags & IW_TH_SYN)) {
+		iw_stats.tcp_no_flow++;
 		return NULL;
+	}
 	f = flow_create(p, h);
 	if (f == NULL)
 		return NULL;

@@ -9,6 +9,7 @@
 
 #include "event.h"
 #include "findings.h"
+#include "output.h"
 #include "stats.h"
 
 struct iw_stats iw_stats;
@@ -102,6 +103,7 @@ capture_object(void)
 		add_u64(bad, bad_names[i], iw_stats.bad[i]);
 	json_object_object_add(o, "bad_packets", bad);
 	add_u64(o, "checksums_not_checked", iw_stats.checksums_not_checked);
+	add_u64(o, "time_jumps_ignored", iw_stats.time_jumps);
 	add_u64(o, "ip_fragments_reassembled", iw_stats.frag_datagrams);
 	add_u64(o, "ip_fragments_timeout", iw_stats.frag_timeouts);
 	add_u64(o, "ip_fragments_evicted", iw_stats.frag_evicted);
@@ -124,6 +126,7 @@ tcp_object(void)
 	add_u64(o, "flows_timeout", iw_stats.flows_timeout);
 	add_u64(o, "flows_evicted", iw_stats.flows_evicted);
 	add_u64(o, "flows_midstream", iw_stats.flows_midstream);
+	add_u64(o, "segments_without_flow", iw_stats.tcp_no_flow);
 	add_u64(o, "segments", iw_stats.tcp_segments);
 	add_u64(o, "retransmissions", iw_stats.tcp_retransmitted);
 	add_u64(o, "overlaps", iw_stats.tcp_overlaps);
@@ -184,6 +187,7 @@ iw_stats_emit(iw_time ts)
 	json_object_object_add(st, "memory", mem);
 	add_u64(st, "events", iw_stats.events);
 	add_u64(st, "events_dropped", iw_stats.events_dropped);
+	json_object_object_add(st, "outputs", iw_output_stats());
 	json_object_object_add(ev, "stats", st);
 	iw_event_emit(ev);
 }

@@ -45,6 +45,7 @@ struct iw_stats {
 	uint64_t	kernel_received;	/* pcap_stats, live */
 	uint64_t	kernel_dropped;
 	uint64_t	iface_dropped;
+	uint64_t	time_jumps;		/* packets far ahead in time */
 	bool		input_cut_short;	/* damaged capture */
 	char		input_error[256];
 
@@ -60,6 +61,7 @@ struct iw_stats {
 	uint64_t	flows_timeout;
 	uint64_t	flows_evicted;
 	uint64_t	flows_midstream;
+	uint64_t	tcp_no_flow;		/* FIN/RST of no known flow */
 
 	/* reassembly */
 	uint64_t	tcp_segments;

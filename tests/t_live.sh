@@ -29,7 +29,7 @@ cleanup() {
 		[ -n "$pids" ] && kill -9 $pids 2>/dev/null
 		ip netns del $ns 2>/dev/null
 	done
-	rm -rf "$T"
+	[ -n "${KEEP:-}" ] && echo "kept $T" || rm -rf "$T"
 }
 trap cleanup EXIT
 for ns in $SRV $CLI; do ip netns del $ns 2>/dev/null; done
@@ -82,8 +82,13 @@ ok $? "dovecot listens on 10.88.0.1:143"
 ip netns exec $SRV "$IW" -i iwlive-s --flows -o "$T/events.json" \
     2>"$T/iw.err" &
 IWPID=$!
-# wait until the capture is open: the first packet it sees is ours
-sleep 1.5
+# wait until the capture is open (its packet socket shows in the server
+# namespace, where nothing else captures), then a little for the bind
+for i in $(seq 100); do
+	[ "$(ip netns exec $SRV cat /proc/net/packet | wc -l)" -gt 1 ] && break
+	sleep 0.1
+done
+sleep 0.5
 kill -0 $IWPID 2>/dev/null; ok $? "imapwatch -i runs"
 
 imap_login() {
