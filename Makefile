@@ -16,7 +16,7 @@ CC	?= cc
 B	?= build
 PYTHON	?= /usr/bin/python3
 
-PKGS	 = libpcap openssl json-c zlib
+PKGS	 = libpcap openssl json-c zlib hiredis
 WARN	 = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 	   -Wmissing-prototypes -Wno-unused-parameter
 OPT	?= -O2 -g
@@ -41,11 +41,11 @@ all: deps
 	@$(MAKE) --no-print-directory imapwatch
 
 # ---- Debian packages ----
-BUILD_DEBS = gcc make pkg-config libpcap-dev libssl-dev libjson-c-dev \
-	     zlib1g-dev
+BUILD_DEBS = gcc make pkg-config libpcap-dev libssl-dev libjson-c-dev python3 \
+	     zlib1g-dev libhiredis-dev
 TEST_DEBS  = tshark tcpdump python3 python3-scapy python3-jsonschema \
 	     iproute2 dovecot-imapd curl openssl procps valgrind clang \
-	     libclang-rt-14-dev
+	     libclang-rt-14-dev rsyslog redis-server
 
 define apt_install
 	@missing=""; for p in $(1); do \
@@ -127,11 +127,23 @@ bench: deps
 fuzz: test-deps
 	@tests/fuzz/run.sh
 
+# PREFIX/bin/imapwatch, the man page, and contrib/ (systemd unit with the
+# binary's path filled in, logrotate snippet, samples) under share/doc.
+BINDIR	 = $(PREFIX)/bin
+MANDIR	 = $(PREFIX)/share/man
+DOCDIR	 = $(PREFIX)/share/doc/imapwatch
+
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
-	install -m 755 imapwatch $(DESTDIR)$(PREFIX)/bin/imapwatch
-	[ ! -f imapwatch.1 ] || install -m 644 imapwatch.1 \
-	    $(DESTDIR)$(PREFIX)/share/man/man1/imapwatch.1
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
+	    $(DESTDIR)$(DOCDIR)
+	install -m 755 imapwatch $(DESTDIR)$(BINDIR)/imapwatch
+	install -m 644 imapwatch.1 $(DESTDIR)$(MANDIR)/man1/imapwatch.1
+	sed 's|/usr/local/bin/imapwatch|$(BINDIR)/imapwatch|g' \
+	    contrib/imapwatch.service >$(DESTDIR)$(DOCDIR)/imapwatch.service
+	chmod 644 $(DESTDIR)$(DOCDIR)/imapwatch.service
+	install -m 644 contrib/imapwatch.logrotate \
+	    contrib/imapwatch.conf.sample contrib/suppress.sample README.md \
+	    $(DESTDIR)$(DOCDIR)/
 
 clean:
 	rm -rf build build-asan build-fuzz imapwatch
