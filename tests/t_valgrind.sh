@@ -1,0 +1,55 @@
+#!/bin/bash
+# Valgrind's memcheck over representative runs of the normal build: no
+# invalid read or write, no use of uninitialised memory, no leak.  (The
+# ASan+UBSan pass runs LeakSanitizer over the whole suite; valgrind also
+# sees what the sanitizers do not instrument, such as libpcap, OpenSSL,
+# json-c and zlib.)
+set -u
+cd "$(dirname "$0")/.." || exit 2
+BUILD=${IW_BUILD:-$PWD/build}
+IW=${IMAPWATCH:-./imapwatch}
+CORPUS=${IW_SHARED:-../shared}/corpus
+T=$(mktemp -d /tmp/iw-vg.XXXXXX)
+trap 'rm -rf "$T"' EXIT
+
+case "$BUILD" in
+*asan*) echo "skip - valgrind runs on the normal build only (ASan here)"
+	exit 0 ;;
+esac
+command -v valgrind >/dev/null || { echo "skip - valgrind not installed"; exit 0; }
+
+vg() {	# what, command...
+	local what=$1; shift
+	valgrind --quiet --error-exitcode=99 --leak-check=full \
+	    --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite \
+	    --track-origins=yes "$@" >/dev/null 2>"$T/vg"
+	local rc=$?
+	if [ $rc -ne 0 ]; then
+		echo "not ok - valgrind: $what (exit $rc)"
+		head -30 "$T/vg" | sed 's/^/      | /'
+	else
+		echo "ok - valgrind: $what"
+	fi
+}
+
+vg "STARTTLS, TLS 1.2, certificates" "$IW" -r pcaps/dovecot-starttls-tls12.pcap --flows
+vg "NULL cipher with LOGIN inside" "$IW" -r pcaps/dovecot-starttls-null-sha256.pcap
+vg "COMPRESS=DEFLATE" "$IW" -r pcaps/dovecot-cleartext-compress.pcap
+vg "brute force, memo tables" "$IW" -r pcaps/dovecot-bruteforce.pcap
+vg "edge: overlaps with different data" "$IW" -r pcaps/edge/overlap_diff.pcap --flows
+vg "edge: IPv4 fragments" "$IW" -r pcaps/edge/ipv4_frag.pcap --flows
+vg "edge: snaplen cuts" "$IW" -r pcaps/edge/snaplen.pcap --flows
+if [ -d "$CORPUS" ]; then
+	vg "corpus: SSLv2 hello, EXPORT suite" "$IW" --all-tls --flows \
+	    -r "$CORPUS/suricata-verify/bypass-depth-disabled_input.pcap"
+	vg "corpus: 10,000 SANs over 400 segments" "$IW" --all-tls \
+	    -r "$CORPUS/zeek/tls-fragmented-handshake.pcap"
+	vg "corpus: pcapng mixing link types" "$IW" --flows \
+	    -r "$CORPUS/pcapplusplus/many_interfaces-1.pcapng"
+	vg "corpus: damaged capture" "$IW" --all-tls \
+	    -r "$CORPUS/suricata-verify/tls_DER-incomplete-header.pcap"
+fi
+for t in test_imap test_tls test_x509; do
+	[ -x "$BUILD/tests/$t" ] && vg "unit $t" "$BUILD/tests/$t"
+done
+exit 0
