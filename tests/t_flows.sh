@@ -50,6 +50,25 @@ if [ -f "$F" ]; then
 	ok $? "default timeout (1800 s): no timeout"
 fi
 
+# out-of-order bytes beyond the per-flow cap become gaps, counted
+"$IW" -r pcaps/edge/out_of_order.pcap --flows >"$T/f"
+[ "$(stat "$T/f" tcp.gaps)" -eq 0 ]; ok $? "out-of-order, default cap: no gap"
+"$IW" -r pcaps/edge/out_of_order.pcap --flows --reassembly-flow-cap 1 >"$T/g"
+[ "$(stat "$T/g" tcp.reassembly_cap_hits)" -gt 0 ] &&
+    [ "$(stat "$T/g" tcp.gaps)" -gt 0 ]
+ok $? "--reassembly-flow-cap 1: cap hits and gaps counted"
+"$IW" -r pcaps/edge/out_of_order.pcap --flows --reassembly-cap 1 >"$T/h"
+[ "$(stat "$T/h" tcp.reassembly_cap_hits)" -gt 0 ]
+ok $? "--reassembly-cap 1 (all flows): cap hits counted"
+
+# IP fragments beyond their memory cap are dropped and counted, not kept
+"$IW" -r pcaps/edge/ipv4_frag.pcap --flows >"$T/i"
+[ "$(stat "$T/i" capture.ip_fragments_reassembled)" -gt 0 ]
+ok $? "fragments reassembled with the default memory"
+"$IW" -r pcaps/edge/ipv4_frag.pcap --flows --frag-memory 0 >"$T/j"
+[ "$(stat "$T/j" capture.ip_fragments_reassembled)" -eq 0 ]
+ok $? "--frag-memory 0: nothing held, nothing reassembled"
+
 # the table grows with the flows present: a huge cap costs nothing
 "$IW" -r pcaps/edge/interleaved.pcap --max-flows 100000000 >"$T/e"
 rss=$(stat "$T/e" memory.peak_rss)
