@@ -9,6 +9,7 @@
 
 #include "event.h"
 #include "findings.h"
+#include "output.h"
 #include "stats.h"
 
 struct iw_stats iw_stats;
@@ -186,6 +187,7 @@ iw_stats_emit(iw_time ts)
 	json_object_object_add(st, "memory", mem);
 	add_u64(st, "events", iw_stats.events);
 	add_u64(st, "events_dropped", iw_stats.events_dropped);
+	json_object_object_add(st, "outputs", iw_output_stats());
 	json_object_object_add(ev, "stats", st);
 	iw_event_emit(ev);
 }
