@@ -356,9 +356,12 @@ iw_event_emit(struct json_object *ev)
 		iw_stats.events_dropped++;
 		return;
 	}
-	s = json_object_to_json_string_length(ev,
+	if (iw_sensor.format == IW_FORMAT_ECS)
+		ev = iw_ecs_event(ev);
+	s = ev == NULL ? NULL : json_object_to_json_string_length(ev,
 	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
 	if (s != NULL) {
+		iw_event_log(s, len);
 		iw_output_line(s, len);
 		iw_stats.events++;
 	} else

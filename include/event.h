@@ -24,6 +24,17 @@ struct json_object *iw_event_new(const char *event_type, iw_time ts,
 /* Serialise as one line, write it to every output, free it. */
 void iw_event_emit(struct json_object *event);
 
+/*
+ * --format ecs: the same event in the Elastic Common Schema (mapping in
+ * schema/ECS.md).  Takes the EVE-shaped event, returns the new one (NULL
+ * when out of memory).
+ */
+struct json_object *iw_ecs_event(struct json_object *eve);
+
+/* With IW_EVENT_LOG=DIR in the environment (make test), the line is also
+ * appended to DIR/<program>-<pid>.ndjson; otherwise nothing. */
+void iw_event_log(const char *line, size_t len);
+
 /* A JSON string from untrusted bytes, made valid UTF-8. */
 struct json_object *iw_json_bytes(const void *buf, size_t len);
 
