@@ -4,6 +4,7 @@
  * Timeouts run on packet time, checked at most once a second of it, so the
  * same capture always gives the same events.
  */
+#include "alerted.h"
 #include "config.h"
 #include "engine.h"
 #include "flow.h"
@@ -89,6 +90,7 @@ tcp_segment(const struct iw_packet *p)
 			iw_stats.checksums_not_checked++;
 	}
 	iw_flow_packet(f, dir, p);
+	iw_alerted_packet(p, f);
 }
 
 void

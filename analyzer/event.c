@@ -18,6 +18,7 @@
 #include "output.h"
 #include "session.h"
 #include "stats.h"
+#include "summary.h"
 
 static const char hexdigits[] = "0123456789abcdef";
 
@@ -356,6 +357,7 @@ iw_event_emit(struct json_object *ev)
 		iw_stats.events_dropped++;
 		return;
 	}
+	iw_event_observe(ev);
 	if (iw_sensor.format == IW_FORMAT_ECS)
 		ev = iw_ecs_event(ev);
 	s = ev == NULL ? NULL : json_object_to_json_string_length(ev,

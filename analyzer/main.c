@@ -1,5 +1,15 @@
 /*
- * main.c - the command line, tcpdump-style, and the run loop.
+ * main.c - the command line (tcpdump-style, plus a configuration file
+ * holding the same long options), the run loops, and the sensor's life:
+ * signals, reloads, pid file, privileges.
+ *
+ * Settings come from the defaults, then --config FILE, then the command
+ * line, which wins: a scalar given on the command line replaces the
+ * file's; a list (-r/-i, -o, --server-name/--server-names, -f/filter
+ * words) given on the command line replaces the file's list.  SIGHUP
+ * builds them again the same way and, when every file reads well, applies
+ * what can change while running (see RESTART_ONLY); otherwise it keeps
+ * what runs and says why in one line.  Either way the outputs are reopened.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -14,40 +24,85 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "alerted.h"
 #include "capture.h"
 #include "ciphers.h"
 #include "config.h"
+#include "config_file.h"
 #include "engine.h"
+#include "merge.h"
 #include "output.h"
+#include "pidfile.h"
+#include "progress.h"
 #include "stats.h"
+#include "summary.h"
+#include "suppress.h"
 #include "x509.h"
 
-#define MAX_FILES 256
+#define MAX_FILES	256
+#define MAX_OUTPUTS	16
+#define MAX_ARGS	1024
+#define ERRLEN		1024
+#define POLICY_MAX	(1024 * 1024)
+#define LIVE_WAKEUP_USEC 250000	/* at least this often, live */
 
 static volatile sig_atomic_t got_stop, got_hup;
 static struct iw_source *current;
 
-struct options {
-	const char	*files[MAX_FILES];
-	int		 n_files;
-	const char	*iface;
-	struct iw_live_opts live;
-	char		*filter;
-	const char	*user;
-	int		 stats_interval;	/* seconds, live */
-	bool		 have_output;
+/* Everything the command line and the configuration file decide. */
+struct settings {
+	struct iw_config	 cfg;
+	struct iw_sensor_config	 sensor;
+	const char		*files[MAX_FILES];
+	int			 n_files;
+	const char		*iface;
+	struct iw_live_opts	 live;
+	const char		*filter;
+	const char		*user;
+	const char		*outputs[MAX_OUTPUTS];
+	int			 n_outputs;
+	bool			 salt_given;
 };
+
+/* The command line, kept to be applied again at each reload. */
+struct argopt {
+	int		 code;
+	const char	*arg;
+};
+
+static struct argopt cmdline[MAX_ARGS];
+static int n_cmdline;
+static char *filter_words;		/* trailing words, joined */
+
+static struct settings run;		/* what runs */
+/* Every file read: the settings point into them until the end. */
+static struct iw_conf **confs;
+static int n_confs;
+static struct iw_conf *conf_now;	/* the one in use */
+static char *policy_text;		/* the policy file in use */
+/* Replaced server names, kept: a session may still point at one. */
+static struct retired {
+	struct iw_server_name	*sn;
+	int			 n;
+} *retired;
+static int n_retired;
+static FILE *summary_fp;
 
 enum {
 	OPT_FLOWS = 256, OPT_ALL_TLS, OPT_IMAPS_PORTS, OPT_USERNAMES,
 	OPT_USERNAME_SALT, OPT_MAX_FLOWS, OPT_TCP_TIMEOUT, OPT_CLOSED_TIMEOUT,
 	OPT_REASM_FLOW_CAP, OPT_REASM_CAP, OPT_FRAG_MEMORY, OPT_VERIFY_CSUM,
 	OPT_SERVER_NAME, OPT_SERVER_NAMES, OPT_POLICY, OPT_CA_FILE,
-	OPT_BRUTEFORCE, OPT_STATS_INTERVAL, OPT_FORMAT,
+	OPT_BRUTEFORCE, OPT_STATS_INTERVAL, OPT_FORMAT, OPT_CONFIG,
+	OPT_SUPPRESS, OPT_ONCE_PER_SERVER, OPT_PIDFILE, OPT_SUMMARY,
+	OPT_WRITE_ALERTED,
 };
 
 static const struct option long_options[] = {
@@ -80,7 +135,20 @@ static const struct option long_options[] = {
 	{ "bruteforce", required_argument, NULL, OPT_BRUTEFORCE },
 	{ "stats-interval", required_argument, NULL, OPT_STATS_INTERVAL },
 	{ "format", required_argument, NULL, OPT_FORMAT },
+	{ "config", required_argument, NULL, OPT_CONFIG },
+	{ "suppress", required_argument, NULL, OPT_SUPPRESS },
+	{ "alert-once-per-server", no_argument, NULL, OPT_ONCE_PER_SERVER },
+	{ "pidfile", required_argument, NULL, OPT_PIDFILE },
+	{ "summary", optional_argument, NULL, OPT_SUMMARY },
+	{ "write-alerted", required_argument, NULL, OPT_WRITE_ALERTED },
 	{ NULL, 0, NULL, 0 }
+};
+
+/* Options a reload cannot change: the capture, the outputs, the process. */
+static const int RESTART_ONLY[] = {
+	'r', 'i', 'f', 'o', 's', 'B', 'p', 'Z', OPT_USERNAME_SALT,
+	OPT_MAX_FLOWS, OPT_REASM_FLOW_CAP, OPT_REASM_CAP, OPT_FRAG_MEMORY,
+	OPT_FORMAT, OPT_PIDFILE, OPT_SUMMARY, OPT_WRITE_ALERTED,
 };
 
 static void
@@ -93,15 +161,24 @@ usage(FILE *fp)
 "Passive IMAP/IMAPS analyzer: reads captures (-r, pcap or pcapng, '-' for\n"
 "standard input) or a live interface (-i) and writes NDJSON events.\n"
 "\n"
-"  -r FILE               read a capture file (repeatable)\n"
+"  -r FILE               read a capture file (repeatable; several files are\n"
+"                        merged by packet time, as mergecap does)\n"
 "  -i IFACE              capture live on IFACE\n"
 "  -p                    do not put the interface in promiscuous mode\n"
 "  -s SNAPLEN            bytes captured per packet (live)\n"
 "  -B KIB                kernel capture buffer in KiB (live)\n"
 "  -f FILTER             BPF filter (also: trailing words, as tcpdump)\n"
-"  -o FILE               write events to FILE (appended; '-' is standard\n"
-"                        output, the default; repeatable; reopened on HUP)\n"
+"  -o OUTPUT             where events go (repeatable): FILE (appended,\n"
+"                        reopened on HUP), '-' standard output (default),\n"
+"                        syslog:[/PATH], syslog[+udp|+tcp]://HOST:PORT,\n"
+"                        unix:/PATH, unixgram:/PATH, redis://HOST:PORT/KEY\n"
+"                        [?mode=publish]; sockets take ?queue=16m&\n"
+"                        queue_events=100000, syslog ?facility=local5\n"
 "  -Z USER               drop root to USER once the capture is open\n"
+"  --config FILE         read options from FILE (key = value, the long\n"
+"                        option names); the command line wins; reloaded\n"
+"                        on SIGHUP\n"
+"  --pidfile FILE        write the process id to FILE (removed at exit)\n"
 "  --flows               a flow event for every TCP connection\n"
 "  --all-tls             report every TLS stream (event_type tls)\n"
 "  --imaps-ports LIST    implicit-TLS IMAP ports (default 993)\n"
@@ -114,6 +191,13 @@ usage(FILE *fp)
 "  --ca-file FILE        CA bundle to validate server certificates\n"
 "  --bruteforce N/SECS   failed logins from one client that raise\n"
 "                        auth_bruteforce (default 10/60)\n"
+"  --suppress FILE       alerts not to write: ID|* [server=A[:P]]\n"
+"                        [client=A[/LEN]] [user=NAME] a line\n"
+"  --alert-once-per-server  one alert per server (and per day live) for\n"
+"                        findings about the server's configuration\n"
+"  --summary[=FILE]      a report for people after the run (standard\n"
+"                        error, or FILE)\n"
+"  --write-alerted FILE  the packets of every alerted connection (pcap)\n"
 "  --max-flows N         flows tracked at once (default 1000000)\n"
 "  --tcp-timeout SECS    idle timeout of a connection (default 1800)\n"
 "  --closed-timeout SECS how long a closed connection waits for\n"
@@ -126,7 +210,10 @@ usage(FILE *fp)
 "  --stats-interval SECS stats event period when live (default 60, 0 off)\n"
 "  --format eve|ecs      field names: Suricata EVE (default) or Elastic ECS\n"
 "  -h, --help            this help\n"
-"  -V, --version         version\n");
+"  -V, --version         version\n"
+"\n"
+"Signals: HUP reloads the configuration and reopens the outputs; INT and\n"
+"TERM end the run (sessions are flushed, a last stats event written).\n");
 }
 
 static void
@@ -142,6 +229,7 @@ die(const char *fmt, ...)
 {
 	va_list ap;
 
+	iw_progress_clear();
 	fprintf(stderr, "imapwatch: ");
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
@@ -150,8 +238,22 @@ die(const char *fmt, ...)
 	exit(1);
 }
 
-static uint64_t
-parse_number(const char *s, const char *what, uint64_t min, uint64_t max)
+static int __attribute__((format(printf, 3, 4)))
+fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/* ---- values ---- */
+
+static int
+number(const char *s, const char *what, uint64_t min, uint64_t max,
+    uint64_t *out, char *err, size_t errlen)
 {
 	char *end;
 	unsigned long long v;
@@ -160,7 +262,7 @@ parse_number(const char *s, const char *what, uint64_t min, uint64_t max)
 	errno = 0;
 	v = strtoull(s, &end, 10);
 	if (end == s || errno != 0 || s[0] == '-')
-		die("%s: not a number: %s", what, s);
+		return fail(err, errlen, "%s: not a number: %s", what, s);
 	if (*end == 'k' || *end == 'K')
 		mult = 1024, end++;
 	else if (*end == 'm' || *end == 'M')
@@ -168,40 +270,125 @@ parse_number(const char *s, const char *what, uint64_t min, uint64_t max)
 	else if (*end == 'g' || *end == 'G')
 		mult = 1024ULL * 1024 * 1024, end++;
 	if (*end != '\0')
-		die("%s: not a number: %s", what, s);
+		return fail(err, errlen, "%s: not a number: %s", what, s);
 	if (v > max / mult || v * mult < min || v * mult > max)
-		die("%s: %s is out of range (%llu..%llu)", what, s,
-		    (unsigned long long)min, (unsigned long long)max);
-	return v * mult;
+		return fail(err, errlen, "%s: %s is out of range (%llu..%llu)",
+		    what, s, (unsigned long long)min,
+		    (unsigned long long)max);
+	*out = v * mult;
+	return 0;
 }
 
-static void
-parse_ports(const char *list)
+static int
+int_number(const char *s, const char *what, uint64_t min, uint64_t max,
+    int *out, char *err, size_t errlen)
+{
+	uint64_t v;
+
+	if (number(s, what, min, max, &v, err, errlen) != 0)
+		return -1;
+	*out = (int)v;
+	return 0;
+}
+
+static int
+parse_ports(struct iw_config *c, const char *list, char *err, size_t errlen)
 {
 	char *copy = strdup(list), *tok, *save = NULL;
+	uint64_t v;
+	int rc = 0;
 
 	if (copy == NULL)
-		die("out of memory");
-	iw_cfg.n_imaps_ports = 0;
-	for (tok = strtok_r(copy, ",", &save); tok != NULL;
+		return fail(err, errlen, "out of memory");
+	c->n_imaps_ports = 0;
+	for (tok = strtok_r(copy, ",", &save); tok != NULL && rc == 0;
 	    tok = strtok_r(NULL, ",", &save)) {
-		if (iw_cfg.n_imaps_ports == IW_MAX_PORTS)
-			die("--imaps-ports: at most %d ports", IW_MAX_PORTS);
-		iw_cfg.imaps_ports[iw_cfg.n_imaps_ports++] =
-		    (uint16_t)parse_number(tok, "--imaps-ports", 1, 65535);
+		if (c->n_imaps_ports == IW_MAX_PORTS)
+			rc = fail(err, errlen, "--imaps-ports: at most %d "
+			    "ports", IW_MAX_PORTS);
+		else if ((rc = number(tok, "--imaps-ports", 1, 65535, &v, err,
+		    errlen)) == 0)
+			c->imaps_ports[c->n_imaps_ports++] = (uint16_t)v;
 	}
 	free(copy);
+	if (rc == 0 && c->n_imaps_ports == 0)
+		rc = fail(err, errlen, "--imaps-ports: no port given");
+	return rc;
+}
+
+static int
+parse_bruteforce(struct iw_config *c, const char *s, char *err,
+    size_t errlen)
+{
+	const char *slash = strchr(s, '/');
+	char count[32];
+
+	if (slash == NULL || (size_t)(slash - s) >= sizeof(count))
+		return fail(err, errlen, "--bruteforce: expected "
+		    "COUNT/SECONDS, got '%s'", s);
+	memcpy(count, s, (size_t)(slash - s));
+	count[slash - s] = '\0';
+	if (int_number(count, "--bruteforce", 1, 1000000,
+	    &c->bruteforce_count, err, errlen) != 0)
+		return -1;
+	return int_number(slash + 1, "--bruteforce", 1, 86400 * 365,
+	    &c->bruteforce_window, err, errlen);
 }
 
 static void
-read_server_names(const char *path)
+set_salt(struct iw_config *c, const char *text)
+{
+	size_t n;
+
+	memset(c->username_salt, 0, sizeof(c->username_salt));
+	if (text == NULL) {
+		if (getrandom(c->username_salt, sizeof(c->username_salt), 0) !=
+		    (ssize_t)sizeof(c->username_salt))
+			die("getrandom: %s", strerror(errno));
+		return;
+	}
+	n = strlen(text);
+	if (n > sizeof(c->username_salt))
+		n = sizeof(c->username_salt);
+	memcpy(c->username_salt, text, n);
+}
+
+/* ---- expected server names, built aside from the running ones ---- */
+
+static int
+add_server_name(struct iw_config *c, const char *spec)
+{
+	struct iw_config saved = iw_cfg;
+	int rc;
+
+	/* config.c appends to iw_cfg: let it work on c for a moment */
+	iw_cfg = *c;
+	rc = iw_config_add_server_name(spec);
+	*c = iw_cfg;
+	iw_cfg = saved;
+	return rc;
+}
+
+static void
+free_server_names(struct iw_server_name *sn, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		free(sn[i].name);
+	free(sn);
+}
+
+static int
+read_server_names(struct iw_config *c, const char *path, char *err,
+    size_t errlen)
 {
 	char line[1024], *p, *end;
 	FILE *fp = fopen(path, "r");
 	int n = 0;
 
 	if (fp == NULL)
-		die("%s: %s", path, strerror(errno));
+		return fail(err, errlen, "%s: %s", path, strerror(errno));
 	while (fgets(line, sizeof(line), fp) != NULL) {
 		n++;
 		p = line + strspn(line, " \t");
@@ -211,151 +398,384 @@ read_server_names(const char *path)
 		*end = '\0';
 		if (*p == '\0')
 			continue;
-		if (iw_config_add_server_name(p) != 0)
-			die("%s:%d: expected ADDR=NAME, got '%s'", path, n, p);
+		if (add_server_name(c, p) != 0) {
+			fclose(fp);
+			return fail(err, errlen, "%s:%d: expected ADDR=NAME, "
+			    "got '%s'", path, n, p);
+		}
 	}
 	fclose(fp);
+	return 0;
 }
 
-static void
-parse_bruteforce(const char *s)
+/* ---- applying one option ---- */
+
+static int
+add_list(const char **list, int *n, int max, const char *v, const char *what,
+    char *err, size_t errlen)
 {
-	const char *slash = strchr(s, '/');
-	char count[32];
-
-	if (slash == NULL || (size_t)(slash - s) >= sizeof(count))
-		die("--bruteforce: expected COUNT/SECONDS, got '%s'", s);
-	memcpy(count, s, (size_t)(slash - s));
-	count[slash - s] = '\0';
-	iw_cfg.bruteforce_count = (int)parse_number(count, "--bruteforce", 1,
-	    1000000);
-	iw_cfg.bruteforce_window = (int)parse_number(slash + 1,
-	    "--bruteforce", 1, 86400 * 365);
+	if (*n == max)
+		return fail(err, errlen, "too many %s (at most %d)", what, max);
+	list[(*n)++] = v;
+	return 0;
 }
 
-static void
-set_salt(const char *text)
+static int
+set_usernames(struct iw_config *c, const char *arg, char *err, size_t errlen)
 {
-	size_t n;
-
-	memset(iw_cfg.username_salt, 0, sizeof(iw_cfg.username_salt));
-	if (text == NULL) {
-		if (getrandom(iw_cfg.username_salt,
-		    sizeof(iw_cfg.username_salt), 0) !=
-		    (ssize_t)sizeof(iw_cfg.username_salt))
-			die("getrandom: %s", strerror(errno));
-		return;
-	}
-	n = strlen(text);
-	if (n > sizeof(iw_cfg.username_salt))
-		n = sizeof(iw_cfg.username_salt);
-	memcpy(iw_cfg.username_salt, text, n);
+	if (strcmp(arg, "plain") == 0)
+		c->usernames = IW_USERNAMES_PLAIN;
+	else if (strcmp(arg, "hash") == 0)
+		c->usernames = IW_USERNAMES_HASH;
+	else if (strcmp(arg, "omit") == 0)
+		c->usernames = IW_USERNAMES_OMIT;
+	else
+		return fail(err, errlen, "--usernames: expected plain, hash or "
+		    "omit");
+	return 0;
 }
 
-static void
-add_output(struct options *o, const char *spec)
+static int
+set_format(struct settings *st, const char *arg, char *err, size_t errlen)
 {
-	char err[512];
-
-	if (iw_output_add(spec, err, sizeof(err)) != 0)
-		die("%s", err);
-	o->have_output = true;
+	if (strcmp(arg, "eve") == 0)
+		st->sensor.format = IW_FORMAT_EVE;
+	else if (strcmp(arg, "ecs") == 0)
+		st->sensor.format = IW_FORMAT_ECS;
+	else
+		return fail(err, errlen, "--format: expected eve or ecs");
+	return 0;
 }
 
-/* Long options that only set iw_cfg. */
-static void
-long_option(int c, const char *arg)
+/* Options without an argument; on is false only from "key = no". */
+static int
+apply_flag(struct settings *st, int c, bool on)
 {
 	switch (c) {
+	case 'p':
+		st->live.promisc = !on;
+		return 0;
 	case OPT_FLOWS:
-		iw_cfg.flows = true;
-		break;
+		st->cfg.flows = on;
+		return 0;
 	case OPT_ALL_TLS:
-		iw_cfg.all_tls = true;
-		break;
-	case OPT_IMAPS_PORTS:
-		parse_ports(arg);
-		break;
-	case OPT_USERNAMES:
-		if (strcmp(arg, "plain") == 0)
-			iw_cfg.usernames = IW_USERNAMES_PLAIN;
-		else if (strcmp(arg, "hash") == 0)
-			iw_cfg.usernames = IW_USERNAMES_HASH;
-		else if (strcmp(arg, "omit") == 0)
-			iw_cfg.usernames = IW_USERNAMES_OMIT;
-		else
-			die("--usernames: expected plain, hash or omit");
-		break;
-	case OPT_USERNAME_SALT:
-		set_salt(arg);
-		break;
-	case OPT_MAX_FLOWS:
-		iw_cfg.max_flows = parse_number(arg, "--max-flows", 1,
-		    100000000);
-		break;
-	case OPT_TCP_TIMEOUT:
-		iw_cfg.tcp_idle_timeout = (int)parse_number(arg,
-		    "--tcp-timeout", 1, 86400 * 30);
-		break;
-	case OPT_CLOSED_TIMEOUT:
-		iw_cfg.tcp_closed_timeout = (int)parse_number(arg,
-		    "--closed-timeout", 0, 86400);
-		break;
-	case OPT_REASM_FLOW_CAP:
-		iw_cfg.reasm_flow_cap = parse_number(arg,
-		    "--reassembly-flow-cap", 0, 1ULL << 30);
-		break;
-	case OPT_REASM_CAP:
-		iw_cfg.reasm_global_cap = parse_number(arg,
-		    "--reassembly-cap", 0, 1ULL << 40);
-		break;
-	case OPT_FRAG_MEMORY:
-		iw_cfg.frag_mem_cap = parse_number(arg, "--frag-memory", 0,
-		    1ULL << 36);
-		break;
+		st->cfg.all_tls = on;
+		return 0;
 	case OPT_VERIFY_CSUM:
-		iw_cfg.verify_checksums = true;
-		break;
-	case OPT_SERVER_NAME:
-		if (iw_config_add_server_name(arg) != 0)
-			die("--server-name: expected ADDR=NAME, got '%s'",
-			    arg);
-		break;
-	case OPT_SERVER_NAMES:
-		read_server_names(arg);
-		break;
-	case OPT_POLICY:
-		iw_cfg.policy_file = arg;
-		break;
-	case OPT_CA_FILE:
-		iw_cfg.ca_file = arg;
-		break;
-	case OPT_BRUTEFORCE:
-		parse_bruteforce(arg);
-		break;
-	case OPT_FORMAT:
-		if (strcmp(arg, "eve") == 0)
-			iw_sensor.format = IW_FORMAT_EVE;
-		else if (strcmp(arg, "ecs") == 0)
-			iw_sensor.format = IW_FORMAT_ECS;
-		else
-			die("--format: expected eve or ecs");
-		break;
+		st->cfg.verify_checksums = on;
+		return 0;
+	case OPT_ONCE_PER_SERVER:
+		st->sensor.alert_once_per_server = on;
+		return 0;
 	}
+	return 1;
 }
 
-/* Files named by options are read now: a mistake in them is an error at
- * start, not a silent default later. */
-static void
-load_policy_and_ca(void)
+/* The capture and the process. */
+static int
+apply_capture(struct settings *st, int c, const char *a, char *err,
+    size_t errlen)
 {
-	char err[512];
+	switch (c) {
+	case 'r':
+		return add_list(st->files, &st->n_files, MAX_FILES, a,
+		    "-r files", err, errlen);
+	case 'i':
+		st->iface = a;
+		return 0;
+	case 'f':
+		st->filter = a;
+		return 0;
+	case 'o':
+		return add_list(st->outputs, &st->n_outputs, MAX_OUTPUTS, a,
+		    "outputs", err, errlen);
+	case 's':
+		return int_number(a, "-s", 0, 262144, &st->live.snaplen, err,
+		    errlen);
+	case 'B':
+		return int_number(a, "-B", 1, INT_MAX / 1024,
+		    &st->live.buffer_kib, err, errlen);
+	case 'Z':
+		st->user = a;
+		return 0;
+	}
+	return 1;
+}
 
-	if (iw_cfg.policy_file != NULL &&
-	    iw_policy_load(iw_cfg.policy_file, err, sizeof(err)) != 0)
-		die("--policy: %s", err);
-	if (iw_x509_load_ca(err, sizeof(err)) != 0)
-		die("--ca-file: %s", err);
+/* Tables and timeouts. */
+static int
+apply_limits(struct settings *st, int c, const char *a, char *err,
+    size_t errlen)
+{
+	struct iw_config *g = &st->cfg;
+
+	switch (c) {
+	case OPT_MAX_FLOWS:
+		return number(a, "--max-flows", 1, 100000000, &g->max_flows,
+		    err, errlen);
+	case OPT_TCP_TIMEOUT:
+		return int_number(a, "--tcp-timeout", 1, 86400 * 30,
+		    &g->tcp_idle_timeout, err, errlen);
+	case OPT_CLOSED_TIMEOUT:
+		return int_number(a, "--closed-timeout", 0, 86400,
+		    &g->tcp_closed_timeout, err, errlen);
+	case OPT_REASM_FLOW_CAP:
+		return number(a, "--reassembly-flow-cap", 0, 1ULL << 30,
+		    &g->reasm_flow_cap, err, errlen);
+	case OPT_REASM_CAP:
+		return number(a, "--reassembly-cap", 0, 1ULL << 40,
+		    &g->reasm_global_cap, err, errlen);
+	case OPT_FRAG_MEMORY:
+		return number(a, "--frag-memory", 0, 1ULL << 36,
+		    &g->frag_mem_cap, err, errlen);
+	case OPT_STATS_INTERVAL:
+		return int_number(a, "--stats-interval", 0, 86400,
+		    &st->sensor.stats_interval, err, errlen);
+	}
+	return 1;
+}
+
+/* What is found and how it is reported. */
+static int
+apply_analysis(struct settings *st, int c, const char *a, char *err,
+    size_t errlen)
+{
+	switch (c) {
+	case OPT_IMAPS_PORTS:
+		return parse_ports(&st->cfg, a, err, errlen);
+	case OPT_USERNAMES:
+		return set_usernames(&st->cfg, a, err, errlen);
+	case OPT_USERNAME_SALT:
+		set_salt(&st->cfg, a);
+		st->salt_given = true;
+		return 0;
+	case OPT_SERVER_NAME:
+		if (add_server_name(&st->cfg, a) != 0)
+			return fail(err, errlen, "--server-name: expected "
+			    "ADDR=NAME, got '%s'", a);
+		return 0;
+	case OPT_SERVER_NAMES:
+		return read_server_names(&st->cfg, a, err, errlen);
+	case OPT_POLICY:
+		st->cfg.policy_file = a;
+		return 0;
+	case OPT_CA_FILE:
+		st->cfg.ca_file = a;
+		return 0;
+	case OPT_BRUTEFORCE:
+		return parse_bruteforce(&st->cfg, a, err, errlen);
+	case OPT_FORMAT:
+		return set_format(st, a, err, errlen);
+	}
+	return 1;
+}
+
+/* The sensor and noise control. */
+static int
+apply_sensor(struct settings *st, int c, const char *a, char *err,
+    size_t errlen)
+{
+	switch (c) {
+	case OPT_SUPPRESS:
+		st->sensor.suppress_file = a;
+		return 0;
+	case OPT_PIDFILE:
+		st->sensor.pidfile = a;
+		return 0;
+	case OPT_SUMMARY:
+		st->sensor.summary = true;
+		st->sensor.summary_file = a != NULL && strcmp(a, "-") != 0 ?
+		    a : NULL;
+		return 0;
+	case OPT_WRITE_ALERTED:
+		st->sensor.write_alerted = a;
+		return 0;
+	}
+	return 1;
+}
+
+/* One option with its argument (NULL for flags); 0 or -1 with err. */
+static int
+apply(struct settings *st, int c, const char *a, char *err, size_t errlen)
+{
+	int rc;
+
+	if ((rc = apply_flag(st, c, true)) <= 0 ||
+	    (rc = apply_capture(st, c, a, err, errlen)) <= 0 ||
+	    (rc = apply_limits(st, c, a, err, errlen)) <= 0 ||
+	    (rc = apply_analysis(st, c, a, err, errlen)) <= 0 ||
+	    (rc = apply_sensor(st, c, a, err, errlen)) <= 0)
+		return rc;
+	return fail(err, errlen, "option not allowed here");
+}
+
+/* ---- the command line and the configuration file together ---- */
+
+static const struct option *
+option_named(const char *name)
+{
+	const struct option *o;
+
+	for (o = long_options; o->name != NULL; o++)
+		if (strcmp(o->name, name) == 0)
+			return o;
+	return NULL;
+}
+
+static const char *
+option_name(int code)
+{
+	const struct option *o;
+
+	for (o = long_options; o->name != NULL; o++)
+		if (o->val == code)
+			return o->name;
+	return "?";
+}
+
+/* Options a command-line occurrence replaces together. */
+static int
+group_of(int code)
+{
+	switch (code) {
+	case 'i':
+		return 'r';
+	case OPT_SERVER_NAMES:
+		return OPT_SERVER_NAME;
+	}
+	return code;
+}
+
+static bool
+on_cmdline(int code)
+{
+	int i;
+
+	if (group_of(code) == 'f' && filter_words != NULL)
+		return true;
+	for (i = 0; i < n_cmdline; i++)
+		if (group_of(cmdline[i].code) == group_of(code))
+			return true;
+	return false;
+}
+
+/* "yes" and the like: 1; "no" and the like: 0; else -1. */
+static int
+boolean(const char *v)
+{
+	static const char *const yes[] = { "yes", "true", "on", "1" };
+	static const char *const no[] = { "no", "false", "off", "0" };
+	size_t i;
+
+	for (i = 0; i < 4; i++) {
+		if (strcasecmp(v, yes[i]) == 0)
+			return 1;
+		if (strcasecmp(v, no[i]) == 0)
+			return 0;
+	}
+	return -1;
+}
+
+static int
+apply_entry(struct settings *st, const struct option *o,
+    const struct iw_conf_entry *e, char *err, size_t errlen)
+{
+	int b;
+
+	if (o->has_arg == no_argument) {
+		if (e->value == NULL)
+			return apply(st, o->val, NULL, err, errlen);
+		if ((b = boolean(e->value)) < 0)
+			return fail(err, errlen, "expected yes or no");
+		return apply_flag(st, o->val, b == 1);
+	}
+	if (o->has_arg == required_argument &&
+	    (e->value == NULL || e->value[0] == '\0'))
+		return fail(err, errlen, "%s needs a value", e->key);
+	return apply(st, o->val, e->value, err, errlen);
+}
+
+static int
+apply_conf(struct settings *st, const struct iw_conf *conf, char *err,
+    size_t errlen)
+{
+	const struct iw_conf_entry *e;
+	const struct option *o;
+	char why[ERRLEN];
+	int i;
+
+	for (i = 0; i < conf->n; i++) {
+		e = &conf->e[i];
+		o = option_named(e->key);
+		if (o == NULL || o->val == OPT_CONFIG || o->val == 'h' ||
+		    o->val == 'V')
+			return fail(err, errlen, "%s:%d: unknown option '%s'",
+			    conf->path, e->line, e->key);
+		if (on_cmdline(o->val))
+			continue;
+		if (apply_entry(st, o, e, why, sizeof(why)) != 0)
+			return fail(err, errlen, "%s:%d: %s", conf->path,
+			    e->line, why);
+	}
+	return 0;
+}
+
+static void
+settings_defaults(struct settings *st)
+{
+	memset(st, 0, sizeof(*st));
+	iw_config_defaults(&st->cfg);
+	st->live.promisc = true;
+	st->sensor.stats_interval = -1;
+}
+
+static void
+settings_free(struct settings *st)
+{
+	free_server_names(st->cfg.server_names, st->cfg.n_server_names);
+	st->cfg.server_names = NULL;
+	st->cfg.n_server_names = 0;
+}
+
+static int
+check_settings(struct settings *st, char *err, size_t errlen)
+{
+	if (filter_words != NULL) {
+		/* the file's filter was skipped: only -f can be there */
+		if (st->filter != NULL)
+			return fail(err, errlen, "give the filter either with "
+			    "-f or as trailing words, not both");
+		st->filter = filter_words;
+	}
+	if (st->n_files == 0 && st->iface == NULL)
+		return fail(err, errlen, "nothing to read: give -r FILE or "
+		    "-i IFACE (see --help)");
+	if (st->n_files > 0 && st->iface != NULL)
+		return fail(err, errlen, "give -r or -i, not both");
+	if (st->sensor.stats_interval < 0)
+		st->sensor.stats_interval = st->iface != NULL ? 60 : 0;
+	return 0;
+}
+
+/* Defaults, then the file, then the command line. */
+static int
+build_settings(struct settings *st, const struct iw_conf *conf, char *err,
+    size_t errlen)
+{
+	int i;
+
+	settings_defaults(st);
+	if (conf != NULL && apply_conf(st, conf, err, errlen) != 0)
+		goto bad;
+	for (i = 0; i < n_cmdline; i++)
+		if (apply(st, cmdline[i].code, cmdline[i].arg, err,
+		    errlen) != 0)
+			goto bad;
+	if (check_settings(st, err, errlen) == 0)
+		return 0;
+bad:
+	settings_free(st);
+	return -1;
 }
 
 static char *
@@ -379,80 +799,309 @@ join_words(int argc, char **argv)
 }
 
 static void
-parse_options(int argc, char **argv, struct options *o)
+read_cmdline(int argc, char **argv)
 {
 	int c;
 
-	memset(o, 0, sizeof(*o));
-	o->live.promisc = true;
-	o->stats_interval = -1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+r:i:f:o:s:B:pZ:hV",
 	    long_options, NULL)) != -1) {
 		switch (c) {
-		case 'r':
-			if (o->n_files == MAX_FILES)
-				die("too many -r files (at most %d)", MAX_FILES);
-			o->files[o->n_files++] = optarg;
-			break;
-		case 'i':
-			o->iface = optarg;
-			break;
-		case 'f':
-			free(o->filter);
-			o->filter = strdup(optarg);
-			break;
-		case 'o':
-			add_output(o, optarg);
-			break;
-		case 's':
-			o->live.snaplen = (int)parse_number(optarg, "-s", 0,
-			    262144);
-			break;
-		case 'B':
-			o->live.buffer_kib = (int)parse_number(optarg, "-B", 1,
-			    INT_MAX / 1024);
-			break;
-		case 'p':
-			o->live.promisc = false;
-			break;
-		case 'Z':
-			o->user = optarg;
-			break;
 		case 'h':
 			usage(stdout);
 			exit(0);
 		case 'V':
 			version();
 			exit(0);
-		case OPT_STATS_INTERVAL:
-			o->stats_interval = (int)parse_number(optarg,
-			    "--stats-interval", 0, 86400);
-			break;
 		case '?':
 			if (optopt != 0 && optopt < 256)
 				die("unknown option -%c or missing argument "
 				    "(see --help)", optopt);
-			die("unknown option %s or missing argument (see --help)",
-			    argv[optind - 1]);
+			die("unknown option %s or missing argument (see "
+			    "--help)", argv[optind - 1]);
+		case OPT_CONFIG:
+			run.sensor.config_file = optarg;
+			break;
 		default:
-			long_option(c, optarg);
+			if (n_cmdline == MAX_ARGS)
+				die("too many options");
+			cmdline[n_cmdline].code = c;
+			cmdline[n_cmdline++].arg = optarg;
 		}
 	}
-	if (optind < argc) {
-		if (o->filter != NULL)
-			die("give the filter either with -f or as trailing "
-			    "words, not both");
-		o->filter = join_words(argc - optind, argv + optind);
-	}
-	if (o->n_files == 0 && o->iface == NULL)
-		die("nothing to read: give -r FILE or -i IFACE (see --help)");
-	if (o->n_files > 0 && o->iface != NULL)
-		die("give -r or -i, not both");
-	if (o->stats_interval < 0)
-		o->stats_interval = o->iface != NULL ? 60 : 0;
-	load_policy_and_ca();
+	if (optind < argc)
+		filter_words = join_words(argc - optind, argv + optind);
 }
+
+/* ---- the files the settings name ---- */
+
+static int
+read_text(const char *path, char **out, char *err, size_t errlen)
+{
+	FILE *fp = fopen(path, "r");
+	char *text;
+	size_t n;
+
+	if (fp == NULL)
+		return fail(err, errlen, "%s: %s", path, strerror(errno));
+	if ((text = malloc(POLICY_MAX + 1)) == NULL) {
+		fclose(fp);
+		return fail(err, errlen, "out of memory");
+	}
+	n = fread(text, 1, POLICY_MAX + 1, fp);
+	fclose(fp);
+	text[n > POLICY_MAX ? POLICY_MAX : n] = '\0';
+	if (n > POLICY_MAX || strlen(text) != n) {
+		free(text);
+		return fail(err, errlen, "%s: not a text file under 1 MiB",
+		    path);
+	}
+	*out = text;
+	return 0;
+}
+
+/* The policy: the defaults, then the file's text (if any). */
+static int
+apply_policy(const char *text, const char *origin, char *err, size_t errlen)
+{
+	iw_policy_defaults();
+	if (text == NULL)
+		return 0;
+	return iw_policy_parse(text, origin, err, errlen);
+}
+
+static int
+load_ca(const char *path, char *err, size_t errlen)
+{
+	const char *old = iw_cfg.ca_file;
+
+	iw_cfg.ca_file = path;
+	iw_x509_reset_store();
+	if (iw_x509_load_ca(err, errlen) == 0)
+		return 0;
+	iw_cfg.ca_file = old;
+	iw_x509_reset_store();
+	return -1;
+}
+
+/* What the named files hold, read and checked before anything changes. */
+struct loaded {
+	struct iw_ruleset	*rules;
+	char			*policy;
+};
+
+static int
+load_files(const struct settings *st, struct loaded *l, char *err,
+    size_t errlen)
+{
+	char why[ERRLEN];
+	const char *pf = st->cfg.policy_file;
+
+	memset(l, 0, sizeof(*l));
+	if (st->sensor.suppress_file != NULL && (l->rules = iw_suppress_load(
+	    st->sensor.suppress_file, why, sizeof(why))) == NULL)
+		return fail(err, errlen, "--suppress: %s", why);
+	if (pf != NULL && (read_text(pf, &l->policy, why, sizeof(why)) != 0 ||
+	    apply_policy(l->policy, pf, why, sizeof(why)) != 0))
+		goto bad_policy;
+	if (load_ca(st->cfg.ca_file, why, sizeof(why)) != 0) {
+		apply_policy(policy_text, "policy", why, 0);
+		iw_suppress_free(l->rules);
+		free(l->policy);
+		return fail(err, errlen, "--ca-file: %s", why);
+	}
+	if (pf == NULL)
+		apply_policy(NULL, NULL, why, sizeof(why));
+	return 0;
+bad_policy:
+	apply_policy(policy_text, "policy", err, 0);
+	iw_suppress_free(l->rules);
+	free(l->policy);
+	return fail(err, errlen, "--policy: %s", why);
+}
+
+/* Kept to the end: the settings point at its strings.  (Out of memory,
+ * it leaks rather than dangle.) */
+static void
+keep_conf(struct iw_conf *conf)
+{
+	struct iw_conf **grown;
+
+	if (conf == NULL)
+		return;
+	grown = realloc(confs, (size_t)(n_confs + 1) * sizeof(*confs));
+	if (grown != NULL) {
+		confs = grown;
+		confs[n_confs++] = conf;
+	}
+	conf_now = conf;
+}
+
+/* The same for replaced server names: a session may hold one. */
+static void
+retire_server_names(struct iw_server_name *sn, int n)
+{
+	struct retired *grown;
+
+	grown = realloc(retired, (size_t)(n_retired + 1) * sizeof(*retired));
+	if (grown == NULL)
+		return;
+	retired = grown;
+	retired[n_retired].sn = sn;
+	retired[n_retired++].n = n;
+}
+
+static void
+use_files(struct loaded *l)
+{
+	iw_suppress_free(iw_suppress_set(l->rules));
+	free(policy_text);
+	policy_text = l->policy;
+	iw_noise_set_once_per_server(iw_sensor.alert_once_per_server,
+	    run.iface != NULL);
+}
+
+/* ---- start ---- */
+
+static void
+start_settings(void)
+{
+	char err[ERRLEN];
+	struct iw_conf *conf = NULL;
+	struct loaded l;
+	const char *cf = run.sensor.config_file;
+
+	if (cf != NULL && (conf = iw_conf_read(cf, err, sizeof(err))) == NULL)
+		die("--config: %s", err);
+	if (build_settings(&run, conf, err, sizeof(err)) != 0)
+		die("%s", err);
+	run.sensor.config_file = cf;
+	if (!run.salt_given)
+		set_salt(&run.cfg, NULL);
+	iw_cfg = run.cfg;
+	iw_sensor = run.sensor;
+	if (load_files(&run, &l, err, sizeof(err)) != 0)
+		die("%s", err);
+	keep_conf(conf);
+	use_files(&l);
+}
+
+/* ---- reload (SIGHUP) ---- */
+
+/* The values a file gives an option, one string (to see changes). */
+static void
+conf_values(const struct iw_conf *conf, int code, char *buf, size_t len)
+{
+	const struct option *o;
+	size_t n = 0;
+	int i;
+
+	buf[0] = '\0';
+	for (i = 0; conf != NULL && i < conf->n && n + 1 < len; i++) {
+		o = option_named(conf->e[i].key);
+		if (o == NULL || group_of(o->val) != group_of(code))
+			continue;
+		n += (size_t)snprintf(buf + n, len - n, "%s=%s\n",
+		    conf->e[i].key, conf->e[i].value ? conf->e[i].value : "");
+	}
+}
+
+/* One line naming the options whose change needs a restart. */
+static void
+report_restart_only(const struct iw_conf *now, const struct iw_conf *next)
+{
+	char a[2048], b[2048], names[512] = "";
+	size_t i, n = 0;
+	int code;
+
+	for (i = 0; i < sizeof(RESTART_ONLY) / sizeof(RESTART_ONLY[0]); i++) {
+		code = RESTART_ONLY[i];
+		if (on_cmdline(code) || (code != group_of(code)))
+			continue;
+		conf_values(now, code, a, sizeof(a));
+		conf_values(next, code, b, sizeof(b));
+		if (strcmp(a, b) != 0 && n + 1 < sizeof(names))
+			n += (size_t)snprintf(names + n, sizeof(names) - n,
+			    "%s%s", n ? ", " : "", option_name(code));
+	}
+	if (n > 0)
+		fprintf(stderr, "imapwatch: reload: %s changed; that takes a "
+		    "restart\n", names);
+}
+
+/* The new settings, but what cannot change while running stays. */
+static void
+commit(struct settings *st)
+{
+	struct iw_config *c = &st->cfg;
+
+	c->max_flows = iw_cfg.max_flows;
+	c->reasm_flow_cap = iw_cfg.reasm_flow_cap;
+	c->reasm_global_cap = iw_cfg.reasm_global_cap;
+	c->frag_mem_cap = iw_cfg.frag_mem_cap;
+	memcpy(c->username_salt, iw_cfg.username_salt,
+	    sizeof(c->username_salt));
+	retire_server_names(iw_cfg.server_names, iw_cfg.n_server_names);
+	iw_cfg = *c;
+	iw_sensor.suppress_file = st->sensor.suppress_file;
+	iw_sensor.alert_once_per_server = st->sensor.alert_once_per_server;
+	iw_sensor.stats_interval = st->sensor.stats_interval;
+	run.cfg = iw_cfg;
+	run.sensor = iw_sensor;
+}
+
+static int
+reload_settings(char *err, size_t errlen)
+{
+	struct iw_conf *conf = NULL;
+	struct settings st;
+	struct loaded l;
+	const char *cf = iw_sensor.config_file;
+
+	if (cf != NULL && (conf = iw_conf_read(cf, err, errlen)) == NULL)
+		return -1;
+	if (build_settings(&st, conf, err, errlen) != 0) {
+		iw_conf_free(conf);
+		return -1;
+	}
+	if (load_files(&st, &l, err, errlen) != 0) {
+		settings_free(&st);
+		iw_conf_free(conf);
+		return -1;
+	}
+	report_restart_only(conf_now, conf);
+	commit(&st);
+	keep_conf(conf);
+	use_files(&l);
+	return 0;
+}
+
+static void
+reload(void)
+{
+	char err[ERRLEN];
+
+	iw_progress_clear();
+	if (reload_settings(err, sizeof(err)) != 0)
+		fprintf(stderr, "imapwatch: reload failed, the running "
+		    "settings stay: %s\n", err);
+	else
+		fprintf(stderr, "imapwatch: reloaded%s%s\n",
+		    iw_sensor.config_file ? " " : "",
+		    iw_sensor.config_file ? iw_sensor.config_file : "");
+	iw_output_reopen();
+}
+
+static void
+check_hup(void)
+{
+	if (!got_hup)
+		return;
+	got_hup = 0;
+	reload();
+}
+
+/* ---- signals and privileges ---- */
 
 static void
 on_stop(int sig)
@@ -467,6 +1116,32 @@ on_hup(int sig)
 {
 	(void)sig;
 	got_hup = 1;
+	iw_source_breakloop(current);
+}
+
+/*
+ * Live, libpcap's read timeout does not fire while no packet comes (Linux
+ * TPACKET_V3 retires no empty block): a timer wakes the read instead, so
+ * idle timeouts, periodic stats and reloads run on a quiet link too.
+ */
+static void
+on_alarm(int sig)
+{
+	(void)sig;
+	iw_source_breakloop(current);
+}
+
+static void
+live_timer(bool on)
+{
+	struct itimerval it;
+
+	memset(&it, 0, sizeof(it));
+	if (on) {
+		it.it_interval.tv_usec = LIVE_WAKEUP_USEC;
+		it.it_value.tv_usec = LIVE_WAKEUP_USEC;
+	}
+	setitimer(ITIMER_REAL, &it, NULL);
 }
 
 static void
@@ -475,11 +1150,14 @@ install_signals(void)
 	struct sigaction sa;
 
 	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_stop;
+	sa.sa_handler = on_stop;	/* a blocked read returns */
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	sa.sa_handler = on_hup;
+	sa.sa_flags = SA_RESTART;	/* a read from a pipe goes on */
 	sigaction(SIGHUP, &sa, NULL);
+	sa.sa_handler = on_alarm;
+	sigaction(SIGALRM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 }
 
@@ -497,6 +1175,135 @@ drop_privileges(const char *user)
 	if (setuid(0) == 0 && pw->pw_uid != 0)
 		die("-Z %s: root privileges could be regained", user);
 }
+
+/* ---- inputs and outputs ---- */
+
+static struct iw_source *
+open_source(const char *file)
+{
+	struct iw_source *s;
+	char err[PCAP_ERRBUF_SIZE + 512];
+
+	if (file != NULL)
+		s = iw_source_open_file(file, err, sizeof(err));
+	else
+		s = iw_source_open_live(run.iface, &run.live, err, sizeof(err));
+	if (s == NULL)
+		die("%s", err);
+	if (run.filter != NULL &&
+	    iw_source_set_filter(s, run.filter, err, sizeof(err)) != 0)
+		die("%s", err);
+	return s;
+}
+
+static bool
+regular_file(const char *path, uint64_t *size)
+{
+	struct stat sb;
+
+	if (strcmp(path, "-") == 0 || stat(path, &sb) != 0 ||
+	    !S_ISREG(sb.st_mode))
+		return false;
+	*size = (uint64_t)sb.st_size;
+	return true;
+}
+
+static bool
+pcapng_file(const char *path)
+{
+	static const uint8_t magic[4] = { 0x0a, 0x0d, 0x0d, 0x0a };
+	uint8_t buf[4];
+	FILE *fp;
+	bool yes;
+
+	if (strcmp(path, "-") == 0 || (fp = fopen(path, "rb")) == NULL)
+		return false;
+	yes = fread(buf, 1, 4, fp) == 4 && memcmp(buf, magic, 4) == 0;
+	fclose(fp);
+	return yes;
+}
+
+/* The inputs: sizes (0 if any is not a regular file) and formats. */
+struct inputs {
+	struct iw_source	*src[MAX_FILES];
+	bool			 ng[MAX_FILES];
+	int			 n;
+	uint64_t		 total;
+	bool			 all_regular;
+	uint64_t		 packets;	/* read in the first pass */
+};
+
+static void
+open_inputs(struct inputs *in)
+{
+	uint64_t size;
+	int i;
+
+	memset(in, 0, sizeof(*in));
+	in->all_regular = run.n_files > 0;
+	for (i = 0; i < run.n_files; i++) {
+		in->src[i] = open_source(run.files[i]);
+		in->ng[i] = pcapng_file(run.files[i]);
+		if (regular_file(run.files[i], &size))
+			in->total += size;
+		else
+			in->all_regular = false;
+	}
+	in->n = run.n_files;
+	if (run.iface != NULL)
+		in->src[in->n++] = open_source(NULL);
+	if (!in->all_regular)
+		in->total = 0;
+}
+
+static void
+add_output(const char *spec)
+{
+	char err[512];
+
+	if (iw_output_add(spec, err, sizeof(err)) != 0)
+		die("%s", err);
+}
+
+/* Everything written to is opened now, before privileges go. */
+static void
+open_outputs(const struct inputs *in)
+{
+	char err[ERRLEN];
+	const char *p;
+	int i;
+
+	for (i = 0; i < run.n_outputs; i++)
+		add_output(run.outputs[i]);
+	if (run.n_outputs == 0)
+		add_output("-");
+	if ((p = run.sensor.summary_file) != NULL &&
+	    (summary_fp = fopen(p, "w")) == NULL)
+		die("--summary: cannot create %s: %s", p, strerror(errno));
+	if (run.sensor.summary)
+		iw_summary_enable();
+	if ((p = run.sensor.write_alerted) != NULL &&
+	    iw_alerted_open(p, in->all_regular, err, sizeof(err)) != 0)
+		die("%s", err);
+	if ((p = run.sensor.pidfile) != NULL) {
+		if (iw_pidfile_create(p, err, sizeof(err)) != 0)
+			die("%s", err);
+		atexit(iw_pidfile_remove);
+	}
+}
+
+static void
+input_error(struct iw_source *s)
+{
+	iw_progress_clear();
+	fprintf(stderr, "imapwatch: warning: %s: %s; the capture was analysed "
+	    "up to there\n", iw_source_name(s), iw_source_error(s));
+	iw_stats.input_cut_short = true;
+	snprintf(iw_stats.input_error, sizeof(iw_stats.input_error), "%s: %s",
+	    iw_source_name(s), iw_source_error(s));
+}
+
+/* ---- live ---- */
 
 static double
 wall_seconds(void)
@@ -531,104 +1338,202 @@ kernel_stats(struct iw_source *s)
 	}
 }
 
-/* Reads one source to its end; false on a live capture error. */
+static void
+periodic_stats(struct iw_source *s, double *next, double wall_last)
+{
+	if (iw_sensor.stats_interval <= 0 || wall_seconds() < *next)
+		return;
+	*next = wall_seconds() + iw_sensor.stats_interval;
+	kernel_stats(s);
+	iw_stats_emit(live_clock(wall_last));
+}
+
+/* Captures until a signal; false on a capture error. */
 static bool
-run_source(struct iw_source *s, const struct options *o)
+run_live(struct iw_source *s)
 {
 	struct iw_rawpkt pkt;
 	double wall_last = wall_seconds(), next_stats;
 	enum iw_next rc;
 
-	next_stats = wall_last + o->stats_interval;
+	next_stats = wall_last + iw_sensor.stats_interval;
 	current = s;
+	live_timer(true);
 	while (!got_stop) {
-		if (got_hup) {
-			got_hup = 0;
-			iw_output_reopen();
-		}
+		check_hup();
+		iw_output_tick();
 		rc = iw_source_next(s, &pkt);
 		if (rc == IW_NEXT_PACKET) {
 			iw_engine_packet(&pkt);
-			if (iw_source_is_live(s))
-				wall_last = wall_seconds();
-		} else if (rc == IW_NEXT_TIMEOUT) {
+			wall_last = wall_seconds();
+		} else if (rc == IW_NEXT_TIMEOUT ||
+		    (rc == IW_NEXT_EOF && !got_stop)) {
+			/* the read timed out, or the timer woke it */
 			iw_engine_tick(live_clock(wall_last));
-		} else if (rc == IW_NEXT_EOF) {
+		} else if (rc == IW_NEXT_EOF || got_stop) {
 			break;
 		} else {
-			if (got_stop)
-				break;
-			fprintf(stderr, "imapwatch: warning: %s: %s; the "
-			    "capture was analysed up to there\n",
-			    iw_source_name(s), iw_source_error(s));
-			iw_stats.input_cut_short = true;
-			snprintf(iw_stats.input_error,
-			    sizeof(iw_stats.input_error), "%s: %s",
-			    iw_source_name(s), iw_source_error(s));
-			if (iw_source_is_live(s))
-				return false;
-			break;
+			input_error(s);
+			live_timer(false);
+			current = NULL;
+			return false;
 		}
-		if (iw_source_is_live(s) && o->stats_interval > 0 &&
-		    wall_seconds() >= next_stats) {
-			next_stats = wall_seconds() + o->stats_interval;
-			kernel_stats(s);
-			iw_stats_emit(live_clock(wall_last));
-		}
+		periodic_stats(s, &next_stats, wall_last);
 	}
-	if (iw_source_is_live(s))
-		kernel_stats(s);
+	live_timer(false);
+	kernel_stats(s);
 	current = NULL;
 	return true;
 }
 
-static struct iw_source *
-open_source(const struct options *o, const char *file)
-{
-	struct iw_source *s;
-	char err[PCAP_ERRBUF_SIZE + 512];
+/* ---- files ---- */
 
-	if (file != NULL)
-		s = iw_source_open_file(file, err, sizeof(err));
-	else
-		s = iw_source_open_live(o->iface, &o->live, err, sizeof(err));
-	if (s == NULL)
-		die("%s", err);
-	if (o->filter != NULL &&
-	    iw_source_set_filter(s, o->filter, err, sizeof(err)) != 0)
-		die("%s", err);
-	return s;
+/* Bytes a packet's record takes in its file (for the progress line). */
+static uint64_t
+record_bytes(const struct iw_rawpkt *p, bool ng)
+{
+	return ng ? 32 + (((uint64_t)p->caplen + 3) & ~3ULL) :
+	    16 + (uint64_t)p->caplen;
+}
+
+/* Every file, merged by packet time, as one capture. */
+static void
+run_files(struct inputs *in)
+{
+	struct iw_merge *m = iw_merge_new(in->src, in->n);
+	struct iw_rawpkt pkt;
+	enum iw_next rc;
+	int which;
+
+	if (m == NULL)
+		die("out of memory");
+	iw_progress_start(in->total);
+	while (!got_stop) {
+		rc = iw_merge_next(m, &pkt, &which);
+		check_hup();
+		iw_output_tick();
+		if (rc == IW_NEXT_EOF || (rc == IW_NEXT_ERROR && got_stop))
+			break;
+		if (rc == IW_NEXT_ERROR) {
+			input_error(in->src[which]);
+			continue;
+		}
+		iw_progress_packet(record_bytes(&pkt, in->ng[which]));
+		iw_engine_packet(&pkt);
+		in->packets++;
+	}
+	iw_progress_stop();
+	iw_merge_free(m);
+}
+
+/* --write-alerted, two passes: the same packets again, in the same order. */
+static void
+second_pass(const struct inputs *in)
+{
+	struct inputs again = *in;
+	struct iw_merge *m;
+	struct iw_rawpkt pkt;
+	uint64_t left = in->packets;
+	char err[PCAP_ERRBUF_SIZE + 512];
+	enum iw_next rc;
+	int i, which;
+
+	for (i = 0; i < in->n; i++) {
+		again.src[i] = iw_source_open_file(run.files[i], err,
+		    sizeof(err));
+		if (again.src[i] == NULL || (run.filter != NULL &&
+		    iw_source_set_filter(again.src[i], run.filter, err,
+		    sizeof(err)) != 0)) {
+			fprintf(stderr, "imapwatch: --write-alerted: reading "
+			    "again: %s\n", err);
+			while (i >= 0)
+				iw_source_close(again.src[i--]);
+			return;
+		}
+	}
+	if ((m = iw_merge_new(again.src, again.n)) != NULL) {
+		got_stop = 0;
+		iw_alerted_pass2_begin();
+		iw_progress_start(in->total);
+		while (left > 0 && !got_stop &&
+		    (rc = iw_merge_next(m, &pkt, &which)) != IW_NEXT_EOF) {
+			if (rc != IW_NEXT_PACKET)
+				continue;
+			left--;
+			iw_progress_packet(record_bytes(&pkt, in->ng[which]));
+			iw_alerted_pass2_packet(&pkt);
+		}
+		iw_progress_stop();
+		iw_alerted_pass2_end();
+		iw_merge_free(m);
+	}
+	for (i = 0; i < again.n; i++)
+		iw_source_close(again.src[i]);
+}
+
+/* ---- the end ---- */
+
+static void
+finish(struct inputs *in)
+{
+	if (iw_alerted_two_pass() && iw_alerted_flows() > 0)
+		second_pass(in);
+	iw_alerted_close();
+	if (run.sensor.summary) {
+		iw_progress_clear();
+		iw_summary_write(summary_fp != NULL ? summary_fp : stderr);
+		if (summary_fp != NULL && fclose(summary_fp) != 0)
+			fprintf(stderr, "imapwatch: --summary %s: %s\n",
+			    run.sensor.summary_file, strerror(errno));
+		summary_fp = NULL;
+	}
+}
+
+static void
+free_everything(struct inputs *in)
+{
+	int i;
+
+	for (i = 0; i < in->n; i++)
+		iw_source_close(in->src[i]);
+	iw_noise_shutdown();
+	for (i = 0; i < n_retired; i++)
+		free_server_names(retired[i].sn, retired[i].n);
+	free_server_names(iw_cfg.server_names, iw_cfg.n_server_names);
+	iw_cfg.server_names = NULL;
+	iw_cfg.n_server_names = 0;
+	for (i = 0; i < n_confs; i++)
+		iw_conf_free(confs[i]);
+	free(confs);
+	free(retired);
+	free(policy_text);
+	free(filter_words);
 }
 
 int
 main(int argc, char **argv)
 {
-	struct iw_source *sources[MAX_FILES];
-	struct options o;
-	int i, n;
+	struct inputs in;
 	bool ok = true;
 
 	iw_config_defaults(&iw_cfg);
-	set_salt(NULL);
-	parse_options(argc, argv, &o);
+	read_cmdline(argc, argv);
+	start_settings();
 	/* open everything first: a bad input fails before any event */
-	n = o.iface != NULL ? 1 : o.n_files;
-	for (i = 0; i < n; i++)
-		sources[i] = open_source(&o, o.iface != NULL ? NULL :
-		    o.files[i]);
-	if (!o.have_output)
-		add_output(&o, "-");
-	if (o.user != NULL)
-		drop_privileges(o.user);
+	open_inputs(&in);
+	open_outputs(&in);
+	if (run.user != NULL)
+		drop_privileges(run.user);
 	install_signals();
 	iw_engine_init();
-	for (i = 0; i < n && !got_stop; i++)
-		ok = run_source(sources[i], &o) && ok;
+	if (run.iface != NULL)
+		ok = run_live(in.src[0]);
+	else
+		run_files(&in);
 	iw_engine_finish();
 	iw_stats_emit(iw_engine_now());
+	finish(&in);
 	iw_output_close();
-	for (i = 0; i < n; i++)
-		iw_source_close(sources[i]);
-	free(o.filter);
+	free_everything(&in);
 	return ok ? 0 : 1;
 }

@@ -16,6 +16,7 @@
 #include "event.h"
 #include "session.h"
 #include "stats.h"
+#include "suppress.h"
 
 /* Bytes a direction may hold while no probe has decided. */
 #define PROBE_MAX 4096
@@ -590,6 +591,8 @@ iw_alert(struct iw_session *s, enum iw_finding f, int severity,
 	}
 	s->findings |= 1ULL << f;
 	iw_stats.findings[f]++;
+	if (!iw_noise_alert(s, f, evidence))
+		return true;
 	ev = iw_event_new("alert", s->now, s->flow);
 	if (ev == NULL) {
 		json_object_put(evidence);

@@ -1,0 +1,593 @@
+#!/usr/bin/python3
+"""For analysts on a pcap: --summary checked against the events of the
+same run, the progress line (on a pseudo-terminal, never elsewhere),
+several -r files merged by packet time (a capture split in two gives the
+events of the whole), --write-alerted read back with tshark (exactly the
+alerted connections, every packet of them; two passes on files and the
+buffered way on a pipe agree).
+
+Captures: the project's dovecot captures (pcaps/, all 70-odd merged: many
+sessions and findings on a few servers) and ../shared/corpus (read in
+place).  Prints ok/not ok/skip lines.  Environment: IMAPWATCH, IW_SHARED.
+"""
+
+import base64
+import glob
+import json
+import os
+import pty
+import re
+import select
+import shutil
+import signal
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+IW = os.path.abspath(os.environ.get("IMAPWATCH") or
+                     os.path.join(ROOT, "imapwatch"))
+SHARED = os.environ.get("IW_SHARED") or os.path.join(ROOT, "..", "shared")
+CORPUS = os.path.join(SHARED, "corpus")
+TB = os.path.join(CORPUS, "bruteshark",
+                  "IMAP - Authenticate Plain (Base64).pcap")
+DOVECOT = sorted(glob.glob(os.path.join(ROOT, "pcaps", "dovecot-*.pcap")))
+T = tempfile.mkdtemp(prefix="iw-analyst.")
+
+
+def ok(cond, what):
+    print(("ok - " if cond else "not ok - ") + what)
+    return cond
+
+
+def rargs(files):
+    out = []
+    for f in files:
+        out += ["-r", f]
+    return out
+
+
+def run(files, *args, stdin=None):
+    r = subprocess.run([IW] + rargs(files) + list(args), input=stdin,
+                       capture_output=True)
+    if r.returncode != 0:
+        print("# exit %d: %s" % (r.returncode, r.stderr.decode()[:300]))
+    evs = [json.loads(l) for l in r.stdout.decode().splitlines()]
+    return r, evs
+
+
+def passwords():
+    pws = set()
+    for f in glob.glob(os.path.join(ROOT, "pcaps", "*.expect.json")):
+        pws.update(json.load(open(f)).get("passwords", []))
+    return pws
+
+
+# ---- --summary ----
+
+def parse_summary(text):
+    """Sections of the report: sessions, servers (with their fields) and
+    findings (with counts and examples)."""
+    s = {"sessions": {}, "servers": {}, "findings": {}, "head": {}}
+    section, cur = None, None
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        if not line.startswith(" "):
+            section = line.split(" (")[0].lower()
+            continue
+        if section == "imapwatch summary":
+            k, _, v = line.strip().partition(": ")
+            s["head"][k] = v
+        elif section == "sessions":
+            k, _, v = line.strip().rpartition(": ")
+            s["sessions"][k] = int(v)
+        elif section == "servers":
+            if not line.startswith("    "):
+                cur = s["servers"].setdefault(line.strip(), {"cert": []})
+            else:
+                k, _, v = line.strip().partition(": ")
+                if k == "certificate" and v.endswith("more seen"):
+                    cur["cert"].append(line.strip())
+                elif k == "certificate":
+                    cur["cert"].append(v)
+                else:
+                    cur[k] = v
+        elif section == "findings":
+            m = re.match(r"^  (\w+): (\d+) alerts, (\d+) suppressed, (\d+) "
+                         r"repeated \(severity ([\d-]+), ([\w-]+)\)$", line)
+            if m:
+                cur = s["findings"].setdefault(m.group(1), {
+                    "alerts": int(m.group(2)),
+                    "suppressed": int(m.group(3)),
+                    "repeated": int(m.group(4)),
+                    "severity": m.group(5), "examples": []})
+            elif line.startswith("    "):
+                cur["examples"].append(line.strip())
+    return s
+
+
+def endpoint(ip, port):
+    return ("[%s]:%d" if ":" in ip else "%s:%d") % (ip, port)
+
+
+def expected_servers(evs):
+    servers = {}
+    for e in evs:
+        if e["event_type"] not in ("imap", "tls"):
+            continue
+        obj, tls = e[e["event_type"]], e.get("tls", {})
+        s = servers.setdefault(endpoint(e["dest_ip"], e["dest_port"]), {
+            "n": 0, "starttls": set(), "ld": set(), "versions": [],
+            "ciphers": [], "certs": [], "findings": set()})
+        s["n"] += 1
+        if "capabilities" in obj:
+            s["starttls"].add(obj.get("starttls_offered"))
+            s["ld"].add(obj.get("logindisabled"))
+        for k, f in (("versions", "version"), ("ciphers", "cipher")):
+            if f in tls and tls[f] not in s[k]:
+                s[k].append(tls[f])
+        if "subject" in tls:
+            key = tls.get("key", {})
+            c = (tls["subject"], tls.get("notafter", "-"),
+                 "%s %d" % (key.get("type", "-"), key.get("bits", 0)))
+            if c not in s["certs"]:
+                s["certs"].append(c)
+        s["findings"].update(obj.get("findings", []))
+    return servers
+
+
+def yes_no(vals):
+    vals = vals - {None}
+    if not vals:
+        return "not seen"
+    if len(vals) == 2:
+        return "yes in"
+    return "yes" if True in vals else "no"
+
+
+def check_servers(summ, evs):
+    want = expected_servers(evs)
+    ok(set(summ["servers"]) == set(want),
+       "summary lists every server of the session events (%d)" % len(want))
+    bad = []
+    for addr, w in want.items():
+        got = summ["servers"].get(addr, {})
+        n = int(got.get("sessions", "0").split()[0])
+        checks = [
+            n == w["n"],
+            got.get("STARTTLS offered", "").startswith(yes_no(w["starttls"])),
+            got.get("LOGINDISABLED advertised", "").startswith(
+                yes_no(w["ld"])),
+            got.get("TLS versions") == (", ".join(w["versions"][:6]) or
+                                        "none"),
+            got.get("TLS ciphers") == (", ".join(w["ciphers"][:6]) or
+                                       "none"),
+            [tuple(re.match(r"^(.*); names: .*; expires (.*); key (.*)$",
+                            c).groups())
+             for c in got.get("cert", []) if "; key " in c] ==
+            w["certs"][:6],
+            ("certificate: %d more seen" % (len(w["certs"]) - 6) in
+             got.get("cert", [])) == (len(w["certs"]) > 6),
+            set(got.get("findings", "none").split(", ")) - {"none"} ==
+            w["findings"],
+        ]
+        if not all(checks):
+            bad.append("%s %s" % (addr, checks))
+    ok(not bad, "summary: each server's sessions, STARTTLS offered, "
+       "LOGINDISABLED, TLS versions and ciphers, certificates and expiry, "
+       "findings agree with the events %s" % bad[:2])
+
+
+def check_findings(summ, evs):
+    al = [e for e in evs if e["event_type"] == "alert"]
+    want = {}
+    for a in al:
+        want.setdefault(a["alert"]["signature"], []).append(a)
+    got = summ["findings"]
+    ok({k: v["alerts"] for k, v in got.items() if v["alerts"]} ==
+       {k: len(v) for k, v in want.items()},
+       "summary: alerts by finding id agree with the alert events (%d ids, "
+       "%d alerts)" % (len(want), len(al)))
+    bad = []
+    for fid, alerts in want.items():
+        ex = []
+        for a in alerts[:3]:
+            ex.append("%s  %s -> %s  user %s" % (
+                a["timestamp"], endpoint(a["src_ip"], a["src_port"]),
+                endpoint(a["dest_ip"], a["dest_port"]),
+                a.get("imap", {}).get("username") or "-"))
+        if got.get(fid, {}).get("examples") != ex:
+            bad.append(fid)
+    ok(not bad, "summary: the first three examples of each finding are the "
+       "first three alerts (time, client, server, username) %s" % bad)
+    st = [e for e in evs if e["event_type"] == "stats"][-1]["stats"]
+    sup = {k: v for k, v in st["sessions"]["findings_suppressed"].items()
+           if v}
+    ok({k: v["suppressed"] for k, v in got.items() if v["suppressed"]} ==
+       sup, "summary: suppressed counts agree with the stats event %s" % sup)
+
+
+def check_sessions(summ, evs):
+    modes = {"cleartext": 0, "starttls": 0, "implicit_tls": 0,
+             "tls (not IMAP)": 0}
+    for e in evs:
+        if e["event_type"] == "imap":
+            modes[e["imap"]["mode"]] += 1
+        elif e["event_type"] == "tls":
+            modes["tls (not IMAP)"] += 1
+    ok(summ["sessions"] == modes, "summary: sessions by mode agree with the "
+       "session events %s" % modes)
+    st = [e for e in evs if e["event_type"] == "stats"][-1]["stats"]
+    ok(summ["head"].get("packets") == str(st["capture"]["packets"]),
+       "summary: packets as the stats event says")
+
+
+def summary():
+    sup = os.path.join(T, "sup")
+    open(sup, "w").write("cleartext_login server=10.77.0.1:1143\n"
+                         "cleartext_auth user=digitalinvestigator@"
+                         "networksims.com\n")
+    path = os.path.join(T, "summary.txt")
+    files = DOVECOT + [TB]
+    r, evs = run(files, "--summary=" + path, "--suppress", sup,
+                 "--all-tls")
+    text = open(path, encoding="utf-8").read() if os.path.exists(path) \
+        else ""
+    ok(r.returncode == 0 and text.startswith("imapwatch summary\n") and
+       r.stderr == b"", "--summary=FILE: the report in the file, nothing on "
+       "stderr")
+    summ = parse_summary(text)
+    check_sessions(summ, evs)
+    check_servers(summ, evs)
+    check_findings(summ, evs)
+    found = [p for p in passwords() if p in text or
+             base64.b64encode(p.encode()).decode()[:-4] in text]
+    ok(not found and passwords(), "summary: none of the %d passwords of the "
+       "captures appears" % len(passwords()))
+    r2, evs2 = run(files, "--summary", "--suppress", sup, "--all-tls")
+    ok(r2.stderr.decode() == text and no_stats(evs2) == no_stats(evs),
+       "--summary: the same report on stderr; the events are unchanged")
+    r3, evs3 = run(files, "--suppress", sup, "--all-tls")
+    ok(no_stats(evs3) == no_stats(evs),
+       "the events with --summary are those without")
+
+
+def summary_control_chars():
+    """A username with terminal escapes must not reach the terminal."""
+    pcap = os.path.join(T, "esc.pcap")
+    if not make_escape_pcap(pcap):
+        print("skip - summary control characters (no pcap writer)")
+        return
+    r, evs = run([pcap], "--summary")
+    err = r.stderr.decode()
+    users = [e["imap"].get("username") for e in evs
+             if e["event_type"] == "alert" and
+             e["imap"].get("username")]
+    ok(users and "\x1b" in users[0] and "\x1b" not in err and
+       "user ?[2Jevil" in err,
+       "summary: control characters from the wire are printed as '?'")
+
+
+def tcp(src, dst, sport, dport, seq, ack, flags, data=b""):
+    ip = struct.pack(">BBHHHBBH4s4s", 0x45, 0, 40 + len(data), 1, 0,
+                     64, 6, 0, bytes(src), bytes(dst))
+    t = struct.pack(">HHIIBBHHH", sport, dport, seq, ack, 0x50, flags,
+                    65535, 0, 0)
+    eth = b"\x00\x01\x02\x03\x04\x05\x00\x01\x02\x03\x04\x06\x08\x00"
+    return eth + ip + t + data
+
+
+def save_pcap(path, pk):
+    out = struct.pack("<IHHiIII", 0xa1b2c3d4, 2, 4, 0, 0, 65535, 1)
+    for i, p in enumerate(pk):
+        out += struct.pack("<IIII", 1700000000 + i // 1000, i % 1000 * 1000,
+                           len(p), len(p)) + p
+    open(path, "wb").write(out)
+
+
+def make_escape_pcap(path):
+    """One cleartext LOGIN whose username holds ESC [2J, built by hand."""
+    c, s = [10, 0, 0, 2], [10, 0, 0, 1]
+    greet = b"* OK [CAPABILITY IMAP4rev1 STARTTLS] hi\r\n"
+    login = b"a LOGIN \x1b[2Jevil pw\r\n"
+    pk = [tcp(c, s, 40000, 143, 100, 0, 0x02),
+          tcp(s, c, 143, 40000, 500, 101, 0x12),
+          tcp(c, s, 40000, 143, 101, 501, 0x10),
+          tcp(s, c, 143, 40000, 501, 101, 0x18, greet),
+          tcp(c, s, 40000, 143, 101, 501 + len(greet), 0x18, login),
+          tcp(s, c, 143, 40000, 501 + len(greet), 101 + len(login), 0x18,
+              b"a OK\r\n")]
+    save_pcap(path, pk)
+    return True
+
+
+def make_long_pcap(path, noops):
+    """A server with LOGINDISABLED (nothing to say at first), a client
+    sending NOOPs, then LOGIN anyway: the first alert comes late.
+    Returns the packets and the index of the LOGIN packet."""
+    c, s = [10, 0, 0, 2], [10, 0, 0, 1]
+    cs, ss = 1000, 5000
+    pk = [tcp(c, s, 40001, 143, cs, 0, 0x02),
+          tcp(s, c, 143, 40001, ss, cs + 1, 0x12),
+          tcp(c, s, 40001, 143, cs + 1, ss + 1, 0x10)]
+    cs, ss = cs + 1, ss + 1
+
+    def say(frm, data):
+        nonlocal cs, ss
+        if frm == "c":
+            pk.append(tcp(c, s, 40001, 143, cs, ss, 0x18, data))
+            cs += len(data)
+        else:
+            pk.append(tcp(s, c, 143, 40001, ss, cs, 0x18, data))
+            ss += len(data)
+    say("s", b"* OK [CAPABILITY IMAP4rev1 STARTTLS LOGINDISABLED] hi\r\n")
+    for i in range(noops):
+        say("c", b"n%d NOOP\r\n" % i)
+        say("s", b"n%d OK done\r\n" % i)
+    login = len(pk)
+    say("c", b"a LOGIN bob pw\r\n")
+    say("s", b"a NO [PRIVACYREQUIRED] no\r\n")
+    say("c", b"b LOGOUT\r\n")
+    say("s", b"* BYE\r\nb OK\r\n")
+    pk.append(tcp(c, s, 40001, 143, cs, ss, 0x11))
+    pk.append(tcp(s, c, 143, 40001, ss, cs + 1, 0x11))
+    pk.append(tcp(c, s, 40001, 143, cs + 1, ss + 1, 0x10))
+    save_pcap(path, pk)
+    return pk, login
+
+
+# ---- the progress line ----
+
+def progress():
+    big = os.path.join(T, "big.pcap")
+    # many copies of a real capture, one after another in time
+    hdr, pkts = read_pcap(os.path.join(ROOT, "pcaps",
+                                       "dovecot-bruteforce.pcap"))
+    with open(big, "wb") as f:
+        f.write(hdr)
+        for i in range(120):
+            for p in pkts:
+                ts = struct.unpack("<I", p[:4])[0] + 3600 * i
+                f.write(struct.pack("<I", ts) + p[4:])
+    size = os.path.getsize(big)
+    master, slave = pty.openpty()
+    p = subprocess.Popen([IW, "-r", big, "-o", "/dev/null"],
+                         stderr=slave, stdin=subprocess.DEVNULL)
+    os.close(slave)
+    out, t0, draws = b"", time.time(), 0
+    # hold it back now and then so that it runs long enough to report
+    while p.poll() is None:
+        os.kill(p.pid, signal.SIGSTOP)
+        time.sleep(0.3)
+        os.kill(p.pid, signal.SIGCONT)
+        out += drain(master, 0.02)
+    elapsed = time.time() - t0
+    out += drain(master, 0.2)
+    os.close(master)
+    text = out.decode(errors="replace")
+    lines = [l for l in text.split("\r") if l.startswith("imapwatch: ")]
+    ok(p.returncode == 0 and lines, "progress: lines on a terminal (%d in "
+       "%.1f s)" % (len(lines), elapsed))
+    m = re.match(r"imapwatch: ([\d.]+ \w+) of ([\d.]+ MiB) \(([\d.]+)%\), "
+                 r"[\d.]+ \w+/s, (\d+) packets\x1b\[K$",
+                 lines[-1] if lines else "")
+    ok(m and m.group(2) == "%.1f MiB" % (size / 1048576.0) and
+       0 < float(m.group(3)) < 100,
+       "progress: bytes done, of the total, percentage, rate, packets: %r"
+       % (lines[-1] if lines else ""))
+    pcts = [float(x) for x in re.findall(r"\(([\d.]+)%\)", text)]
+    ok(pcts == sorted(pcts), "progress: the percentage only grows")
+    ok(len(lines) <= elapsed * 4 + 2, "progress: at most four updates a "
+       "second (%d in %.1f s)" % (len(lines), elapsed))
+    ok(text.endswith("\r\x1b[K"), "progress: the line is erased at the end")
+    r = subprocess.run([IW, "-r", big, "-o", "/dev/null"],
+                       capture_output=True)
+    ok(r.returncode == 0 and r.stderr == b"",
+       "progress: nothing when stderr is not a terminal")
+
+
+def drain(fd, timeout):
+    data = b""
+    while select.select([fd], [], [], timeout)[0]:
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+# ---- merging -r files ----
+
+def read_pcap(path):
+    data = open(path, "rb").read()
+    off, pkts = 24, []
+    while off + 16 <= len(data):
+        caplen = struct.unpack("<I", data[off + 8:off + 12])[0]
+        pkts.append(data[off:off + 16 + caplen])
+        off += 16 + caplen
+    return data[:24], pkts
+
+
+def write_pcap(path, hdr, pkts):
+    with open(path, "wb") as f:
+        f.write(hdr + b"".join(pkts))
+    return path
+
+
+def no_stats(evs):
+    return [json.dumps(e, sort_keys=True) for e in evs
+            if e["event_type"] != "stats"]
+
+
+def merge():
+    src = os.path.join(ROOT, "pcaps", "dovecot-bruteforce.pcap")
+    hdr, pkts = read_pcap(src)
+    _, whole = run([src], "--flows")
+    a = write_pcap(os.path.join(T, "odd.pcap"), hdr, pkts[0::2])
+    b = write_pcap(os.path.join(T, "even.pcap"), hdr, pkts[1::2])
+    ok(no_stats(run([a, b], "--flows")[1]) == no_stats(whole) and
+       len(no_stats(whole)) > 20,
+       "merge: a capture split packet by packet into two files gives the "
+       "events of the whole (%d events)" % len(no_stats(whole)))
+    ok(no_stats(run([b, a], "--flows")[1]) == no_stats(whole),
+       "merge: the same with the files in the other order")
+    bng = os.path.join(T, "even.pcapng")
+    subprocess.run(["editcap", "-F", "pcapng", b, bng], check=True)
+    ok(no_stats(run([bng, a], "--flows")[1]) == no_stats(whole),
+       "merge: pcap and pcapng files together")
+    half = len(pkts) // 2
+    c = write_pcap(os.path.join(T, "first.pcap"), hdr, pkts[:half])
+    d = write_pcap(os.path.join(T, "second.pcap"), hdr, pkts[half:])
+    ok(no_stats(run([d, c], "--flows")[1]) == no_stats(whole),
+       "merge: two captures one after another in time, given in reverse "
+       "order, are read in time order")
+    st = [e for e in run([a, b])[1] if e["event_type"] == "stats"][-1]
+    ok(st["stats"]["capture"]["packets"] == len(pkts),
+       "merge: stats count every packet of both files")
+    files = [os.path.join(CORPUS, "zeek", "imap-starttls.pcap"),
+             os.path.join(CORPUS, "ndpi", "imaps.pcap"), TB]
+    sep = sorted(no_stats(sum((run([f])[1] for f in files), [])))
+    ok(sorted(no_stats(run(files)[1])) == sep,
+       "merge: captures of other places and times together give each one's "
+       "events (corpus: zeek, ndpi, bruteshark)")
+
+
+# ---- --write-alerted ----
+
+def tshark_packets(pcap, extra=()):
+    r = subprocess.run(["tshark", "-n", "-r", pcap] + list(extra) +
+                       ["-T", "fields", "-e", "frame.time_epoch",
+                        "-e", "ip.src", "-e", "ipv6.src", "-e", "tcp.srcport",
+                        "-e", "ip.dst", "-e", "ipv6.dst", "-e", "tcp.dstport",
+                        "-e", "tcp.seq_raw", "-e", "frame.len"],
+                       capture_output=True, text=True)
+    return r.returncode, [tuple(l.split("\t")) for l in r.stdout.splitlines()]
+
+
+def conn(p):
+    a = (p[1] or p[2], p[3])
+    b = (p[4] or p[5], p[6])
+    return tuple(sorted([a, b]))
+
+
+def check_alerted(name, files, extra=()):
+    out = os.path.join(T, name + ".pcap")
+    r, evs = run(files, "--write-alerted", out, *extra)
+    rc, got = tshark_packets(out)
+    ok(r.returncode == 0 and rc == 0, "%s: tshark reads the file" % name)
+    alerted = {tuple(sorted([(e["src_ip"], str(e["src_port"])),
+                             (e["dest_ip"], str(e["dest_port"]))]))
+               for e in evs if e["event_type"] == "alert"}
+    src = files[0]
+    if len(files) > 1:		# one tshark run, not one a file
+        src = os.path.join(T, name + ".input.pcap")
+        subprocess.run(["mergecap", "-F", "pcap", "-w", src] + files,
+                       check=True)
+    want = [p for p in tshark_packets(src)[1] if conn(p) in alerted]
+    ok({conn(p) for p in got} == alerted,
+       "%s: exactly the %d alerted connections" % (name, len(alerted)))
+    ok(sorted(got) == sorted(want),
+       "%s: every packet of them (%d), none other" % (name, len(want)))
+    ok([p[0] for p in got] == sorted(p[0] for p in got) or len(files) == 1,
+       "%s: in time order" % name)
+    return out, alerted
+
+
+def write_alerted():
+    out, _ = check_alerted("alerted-tb", [TB])
+    piped = os.path.join(T, "piped.pcap")
+    r = subprocess.run([IW, "-r", "-", "--write-alerted", piped],
+                       stdin=open(TB, "rb"), capture_output=True)
+    ok(r.returncode == 0 and open(piped, "rb").read() ==
+       open(out, "rb").read(), "--write-alerted from a pipe (held packets) "
+       "writes the same file as the two passes on a file")
+    check_alerted("alerted-dovecot", DOVECOT)
+    out, alerted = check_alerted("alerted-suppressed", [TB], (
+        "--suppress", write_text("sup-all-but", "* client=192.168.0.4\n")))
+    ok(not alerted, "--write-alerted: suppressed alerts do not count")
+    quiet = os.path.join(ROOT, "pcaps", "dovecot-starttls-tls13.pcap")
+    out = os.path.join(T, "none.pcap")
+    r, evs = run([quiet], "--write-alerted", out)
+    rc, got = tshark_packets(out)
+    ok(r.returncode == 0 and rc == 0 and got == [] and
+       not [e for e in evs if e["event_type"] == "alert"],
+       "--write-alerted with no alert: an empty pcap tshark opens")
+    r, _ = run([TB], "--write-alerted", "/nonexistent/dir/x.pcap")
+    ok(r.returncode == 1 and r.stdout == b"" and
+       r.stderr.decode().count("\n") == 1,
+       "--write-alerted to an unwritable place: exit 1, one line")
+
+
+def held_bound():
+    """Piped, a connection longer than the bound before its first alert
+    loses its beginning: the last 64 packets before it are kept."""
+    path = os.path.join(T, "long.pcap")
+    pk, login = make_long_pcap(path, 100)
+    out = os.path.join(T, "long-file.pcap")
+    r, evs = run([path], "--write-alerted", out)
+    first = min(i for i, e in enumerate(evs) if e["event_type"] == "alert")
+    rc, whole = tshark_packets(out)
+    ok(r.returncode == 0 and len(whole) == len(pk) and
+       evs[first]["alert"]["signature"] == "login_despite_logindisabled",
+       "--write-alerted on a file: all %d packets of a connection alerted "
+       "late" % len(pk))
+    piped = os.path.join(T, "long-pipe.pcap")
+    r = subprocess.run([IW, "-r", "-", "--write-alerted", piped],
+                       stdin=open(path, "rb"), capture_output=True)
+    rc, held = tshark_packets(piped)
+    ok(r.returncode == 0 and held == whole[login - 64:],
+       "--write-alerted piped: the 64 packets before the first alert, then "
+       "the rest (%d of %d)" % (len(held), len(whole)))
+
+
+def piped_same_connections():
+    merged = os.path.join(T, "dovecot-all.pcap")
+    subprocess.run(["mergecap", "-F", "pcap", "-w", merged] + DOVECOT,
+                   check=True)
+    a, b = os.path.join(T, "two-pass.pcap"), os.path.join(T, "held.pcap")
+    run([merged], "--write-alerted", a)
+    r = subprocess.run([IW, "-r", "-", "--write-alerted", b],
+                       stdin=open(merged, "rb"), capture_output=True)
+
+    def by_conn(pcap):
+        conns = {}
+        for p in tshark_packets(pcap)[1]:
+            conns.setdefault(conn(p), []).append(p)
+        return conns
+    ca, cb = by_conn(a), by_conn(b)
+    ok(r.returncode == 0 and ca == cb and len(ca) > 50,
+       "--write-alerted piped (held packets) and on a file (two passes): "
+       "the same packets of the same %d connections" % len(ca))
+
+
+def write_text(name, text):
+    path = os.path.join(T, name)
+    open(path, "w").write(text)
+    return path
+
+
+def main():
+    if not os.path.exists(TB) or not shutil.which("tshark"):
+        print("skip - analyst tests need the corpus and tshark")
+        return 0
+    try:
+        summary()
+        summary_control_chars()
+        progress()
+        merge()
+        write_alerted()
+        held_bound()
+        piped_same_connections()
+    finally:
+        shutil.rmtree(T, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
