@@ -155,6 +155,20 @@ iw_flowref_init(struct iw_flowref *f, const struct iw_endpoints *ep,
 
 /* ---- times ---- */
 
+/*
+ * Years 1 to 9999: what ISO 8601 and EVE readers take.  A capture can say
+ * anything (a pcapng timestamp decades or millennia off); the event still
+ * has to parse.
+ */
+#define TS_MIN	(-62135596800LL)	/* 0001-01-01T00:00:00Z */
+#define TS_MAX	253402300799LL		/* 9999-12-31T23:59:59Z */
+
+static int64_t
+clamp_seconds(int64_t sec)
+{
+	return sec < TS_MIN ? TS_MIN : sec > TS_MAX ? TS_MAX : sec;
+}
+
 const char *
 iw_format_ts(iw_time t, char out[IW_TSLEN])
 {
@@ -165,6 +179,10 @@ iw_format_ts(iw_time t, char out[IW_TSLEN])
 	if (usec < 0) {
 		usec += IW_USEC;
 		sec--;
+	}
+	if (sec != clamp_seconds(sec)) {
+		sec = clamp_seconds(sec);
+		usec = sec == TS_MAX ? IW_USEC - 1 : 0;
 	}
 	tt = (time_t)sec;
 	if (gmtime_r(&tt, &tm) == NULL)
@@ -178,7 +196,7 @@ iw_format_ts(iw_time t, char out[IW_TSLEN])
 const char *
 iw_format_date(int64_t sec, char out[IW_TSLEN])
 {
-	time_t tt = (time_t)sec;
+	time_t tt = (time_t)clamp_seconds(sec);
 	struct tm tm;
 
 	if (gmtime_r(&tt, &tm) == NULL)

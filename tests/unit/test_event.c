@@ -94,6 +94,11 @@ test_times(void)
 	    "2025-11-29T02:20:22.102203+0000") == 0, "EVE timestamp");
 	CHECK(strcmp(iw_format_ts(-1, buf),
 	    "1969-12-31T23:59:59.999999+0000") == 0, "timestamp before 1970");
+	CHECK(strcmp(iw_format_ts(1152921504606846976LL, buf),
+	    "9999-12-31T23:59:59.999999+0000") == 0,
+	    "a timestamp past year 9999 is held at its end");
+	CHECK(strcmp(iw_format_date(-70000000000LL, buf),
+	    "0001-01-01T00:00:00Z") == 0, "a date before year 1 is held there");
 	CHECK(strcmp(iw_format_date(1858645188LL, buf),
 	    "2028-11-24T02:19:48Z") == 0, "certificate date");
 }
