@@ -1,10 +1,13 @@
 #!/bin/bash
-# Live capture on a real interface: a veth pair between two network
-# namespaces made here (iwlive-srv 10.88.0.1, iwlive-cli 10.88.0.2), a
-# real dovecot in one, real curl clients in the other, `imapwatch -i` on the
-# server's end.  Checks the flow and session events, SIGHUP reopening the
-# output (as logrotate does), and SIGTERM flushing an open connection.
-# Nothing leaves the two namespaces.
+# End to end, live: a veth pair between two network namespaces made here
+# (iwlive-srv 10.88.0.1, iwlive-cli 10.88.0.2), a real dovecot (cleartext
+# and STARTTLS on 143, IMAPS on 993) and a real redis-server in one, real
+# clients (curl, python imaplib, openssl s_client) in the other,
+# `imapwatch -i` on the server's end writing to a file and to Redis.
+# Checks the flow, session and alert events in both sinks, valid against
+# the schema, no password anywhere, SIGHUP reopening the file (as
+# logrotate does) and SIGTERM flushing an open connection.  Nothing leaves
+# the two namespaces.
 set -u
 cd "$(dirname "$0")/.." || exit 2
 IW=$(readlink -f "${IMAPWATCH:-./imapwatch}")
@@ -17,10 +20,12 @@ chmod 755 "$T"
 ok() { if [ "$1" = 0 ]; then echo "ok - $2"; else echo "not ok - $2"; fi; }
 
 if [ "$(id -u)" != 0 ] || ! command -v dovecot >/dev/null ||
-    ! command -v curl >/dev/null || ! ip netns list >/dev/null 2>&1; then
-	echo "skip - live capture needs root, iproute2, dovecot and curl"
+    ! command -v curl >/dev/null || ! command -v redis-server >/dev/null ||
+    ! ip netns list >/dev/null 2>&1; then
+	echo "skip - live capture needs root, iproute2, dovecot, curl, redis"
 	exit 0
 fi
+CERTS=$PWD/tests/captures/certs
 
 cleanup() {
 	local ns pids
@@ -54,7 +59,10 @@ instance_name = iwlive
 log_path = $T/dovecot.log
 protocols = imap
 listen = 10.88.0.1
-ssl = no
+ssl = yes
+ssl_cert = <$CERTS/good.chain.pem
+ssl_key = <$CERTS/good.key
+ssl_dh = <$CERTS/dh.pem
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 passdb {
@@ -79,8 +87,19 @@ done
 ip netns exec $CLI "$PY" -c 'import socket; socket.create_connection(("10.88.0.1", 143), 1)'
 ok $? "dovecot listens on 10.88.0.1:143"
 
+# redis on the server namespace's loopback, for imapwatch's redis sink
+ip netns exec $SRV redis-server --port 6390 --bind 127.0.0.1 --save '' \
+    --appendonly no --daemonize no >"$T/redis.out" 2>&1 &
+disown
+for i in $(seq 50); do
+	ip netns exec $SRV redis-cli -p 6390 ping >/dev/null 2>&1 && break
+	sleep 0.1
+done
+ip netns exec $SRV redis-cli -p 6390 ping | grep -q PONG
+ok $? "redis-server answers on the server namespace's loopback"
+
 ip netns exec $SRV "$IW" -i iwlive-s --flows -o "$T/events.json" \
-    2>"$T/iw.err" &
+    -o redis://127.0.0.1:6390/imapwatch 2>"$T/iw.err" &
 IWPID=$!
 # wait until the capture is open (its packet socket shows in the server
 # namespace, where nothing else captures), then a little for the bind
@@ -109,6 +128,19 @@ m.login("alice", sys.argv[1])
 m.select("INBOX")
 m.logout()' "$PW"
 ok $? "second session (python imaplib: the LOGIN command)"
+
+# STARTTLS with SNI, then a LOGIN inside TLS (openssl s_client)
+{ sleep 1; printf 'a1 LOGIN alice %s\r\n' "$PW"; sleep 0.5;
+  printf 'a2 LOGOUT\r\n'; sleep 0.5; } |
+    ip netns exec $CLI openssl s_client -quiet -starttls imap \
+    -connect 10.88.0.1:143 -servername imap.example.test >"$T/sclient.out" \
+    2>&1
+grep -q "a1 OK" "$T/sclient.out"; ok $? "STARTTLS session (openssl s_client)"
+
+# implicit TLS on 993 (curl imaps://, no certificate check: test CA)
+ip netns exec $CLI curl -s -k --max-time 10 "imaps://10.88.0.1/" \
+    --user "alice:$PW" -X "CAPABILITY" >/dev/null
+ok $? "IMAPS session (curl imaps://)"
 sleep 1
 
 # a connection left open when SIGTERM comes
@@ -127,9 +159,15 @@ wait $IWPID
 ok $? "SIGTERM: clean exit, status 0"
 kill $HOLD 2>/dev/null
 
-"$PY" - "$T" "$PW" <<'EOF'
+ip netns exec $SRV redis-cli -p 6390 --raw LRANGE imapwatch 0 -1 \
+    >"$T/redis.json"
+ok $? "events read back from redis"
+
+"$PY" - "$T" "$PW" "$PWD/tests/schema" <<'EOF'
 import base64, json, sys
 d, pw = sys.argv[1], sys.argv[2]
+sys.path.insert(0, sys.argv[3])
+import schemas
 def ok(c, what):
     print("%s - %s" % ("ok" if c else "not ok", what))
 def events(name):
@@ -148,7 +186,7 @@ def of(evs, kind):
 # it may land after the reopen
 f1 = [e for e in of(first + second, "flow") if e["dest_port"] == 143 and
       e["flow"]["reason"] != "shutdown"]
-ok(len(f1) == 2, "two closed flows to 143")
+ok(len(f1) == 3, "three closed flows to 143 (curl, imaplib, s_client)")
 ok(all(f["src_ip"] == "10.88.0.2" and f["dest_ip"] == "10.88.0.1"
        for f in f1), "flows: client 10.88.0.2, server 10.88.0.1")
 ok(all(f["flow"]["pkts_toserver"] > 3 and f["flow"]["pkts_toclient"] > 3 and
@@ -173,5 +211,34 @@ open_flows = [e for e in of(second, "flow") if e["flow"]["reason"] ==
 ok(len(open_flows) == 1, "SIGTERM: the open connection's flow is flushed")
 ok(second[-1]["event_type"] == "stats", "SIGTERM: stats closes the file")
 ok(not of(first, "stats"), "the stats event is written once, at the end")
+
+# the STARTTLS and IMAPS sessions
+modes = {s["imap"]["mode"]: s for s in of(first + second, "imap")}
+st = modes.get("starttls")
+ok(st is not None and st["tls"].get("version", "").startswith("TLS") and
+   st["tls"].get("sni") == "imap.example.test" and
+   st["tls"].get("established") is True,
+   "STARTTLS session: TLS established, SNI imap.example.test")
+ok(st is not None and st["tls"].get("name_check", {}).get("result") in
+   ("match", "encrypted"), "STARTTLS session: name check not failed")
+it = modes.get("implicit_tls")
+ok(it is not None and it["dest_port"] == 993 and
+   it["tls"].get("established") is True, "IMAPS session on 993")
+
+# the redis sink has what the file sink has
+with open("%s/redis.json" % d) as f:
+    rtext = f.read()
+red = [json.loads(l) for l in rtext.splitlines() if l.strip()]
+ok(len(red) == len(first) + len(second),
+   "redis has every event (%d, files %d)" % (len(red), len(first) +
+                                             len(second)))
+key = lambda e: json.dumps(e, sort_keys=True)
+ok(sorted(map(key, red)) == sorted(map(key, first + second)),
+   "redis and file sinks carry the same events")
+for secret in (pw, base64.b64encode(pw.encode()).decode()):
+    ok(secret not in rtext, "no password in redis (%s...)" % secret[:4])
+v = schemas.validators()
+bad = [e for e in red if next(iter(v["eve"].iter_errors(e)), None)]
+ok(not bad, "every event valid against the schema (%d)" % len(red))
 EOF
 exit 0
