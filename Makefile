@@ -124,7 +124,10 @@ bench: deps
 	@$(MAKE) --no-print-directory all
 	@tests/bench/run.sh
 
+# libFuzzer harnesses built with clang in build-fuzz/, FUZZ_SECONDS each;
+# FUZZ_AFL=1 also AFL++ (tests/fuzz/README.md)
 fuzz: test-deps
+	$(if $(filter 1,$(FUZZ_AFL)),$(call apt_install,afl++))
 	@tests/fuzz/run.sh
 
 # PREFIX/bin/imapwatch, the man page, and contrib/ (systemd unit with the

@@ -21,6 +21,7 @@
 #define BOM		0x1a2b3c4dU
 #define MAX_BLOCK	(16U << 20)
 #define MAX_IFACES	256
+#define TS_LIMIT	((iw_time)1 << 60)	/* microseconds */
 
 struct iface {
 	int		 linktype;
@@ -171,6 +172,7 @@ static iw_time
 to_usec(const struct iface *ifc, uint64_t ts)
 {
 	unsigned __int128 t = ts;
+	__int128 us;
 
 	if (ifc->units == 0)
 		t = (t * 1000000) >> (ifc->shift > 63 ? 63 : ifc->shift);
@@ -178,7 +180,14 @@ to_usec(const struct iface *ifc, uint64_t ts)
 		t /= ifc->units / 1000000;
 	else
 		t *= 1000000 / ifc->units;
-	return (iw_time)t + ifc->offset * IW_USEC;
+	/* a hostile timestamp or if_tsoffset is held to +-36,000 years
+	 * rather than overflowing here or in the time arithmetic after */
+	us = (__int128)t + (__int128)ifc->offset * IW_USEC;
+	if (us > TS_LIMIT)
+		return TS_LIMIT;
+	if (us < -TS_LIMIT)
+		return -TS_LIMIT;
+	return (iw_time)us;
 }
 
 /* Enhanced (EPB) and obsolete (OPB) packet blocks. */

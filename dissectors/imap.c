@@ -162,10 +162,10 @@ inj_name(struct iw_imap *st, int cmd)
 
 /*
  * One held line: its tag and command name only (never an argument).
- * Returns the bytes it and the literal it announces take, or 0 if it is
- * not complete.
+ * Returns the bytes it and the literal it announces take (possibly more
+ * than len: the literal is still to come), or 0 if it is not complete.
  */
-static size_t
+static uint64_t
 scan_line(struct iw_imap *st, const uint8_t *p, size_t len)
 {
 	const uint8_t *lf = memchr(p, '\n', len);
@@ -187,35 +187,42 @@ scan_line(struct iw_imap *st, const uint8_t *p, size_t len)
 		if (t.t == T_END || t.t == T_BADQUOTE)
 			break;
 		if (t.t == T_LITERAL)
-			return t.lit > len - adv ? len : adv + (size_t)t.lit;
+			return adv + t.lit;	/* t.lit < 2^62 */
 	}
 	return adv;
 }
 
 /*
- * Scans the held client bytes again (they grow at each delivery): the
- * command names among them and where TLS starts, if it does (a client
- * that sent its ClientHello early is not injecting commands).
+ * Scans the held client bytes: the command names among them and where TLS
+ * starts, if it does (a client that sent its ClientHello early is not
+ * injecting commands).  Nothing is consumed while holding, so the bytes
+ * only grow at their end: the scan goes on from where the last one
+ * stopped (held_scan, which may lie past len inside a literal) rather
+ * than starting over, or a client sending a byte a segment would cost
+ * the square of what it sends.
  */
 static void
 scan_held(struct iw_imap *st, const uint8_t *buf, size_t len)
 {
 	struct imap_dir *cli = &st->dir[IW_TO_SERVER];
-	size_t pos = 0, adv;
+	uint64_t adv;
+	size_t pos;
 
-	st->n_inj = 0;
-	st->inj_total = 0;
+	if (cli->held_tls)
+		return;		/* held_inj is where TLS starts */
 	cli->held_inj = len;
-	while (pos < len) {
+	while (cli->held_scan < len) {
+		pos = (size_t)cli->held_scan;
 		if (iw_tls_probe_bytes(buf + pos, len - pos) ==
 		    IW_PROBE_MATCH) {
 			cli->held_inj = pos;
+			cli->held_tls = true;
 			return;
 		}
 		adv = scan_line(st, buf + pos, len - pos);
 		if (adv == 0)
 			return;
-		pos += adv;
+		cli->held_scan += adv;
 	}
 }
 

@@ -235,6 +235,8 @@ struct imap_dir {
 	/* STARTTLS, client side */
 	size_t		 held;		/* bytes held at the last delivery */
 	size_t		 held_inj;	/* of which injected (before TLS) */
+	uint64_t	 held_scan;	/* held bytes scanned for commands */
+	bool		 held_tls;	/* ... and TLS found at held_inj */
 	uint64_t	 inj_left;	/* after OK: injected bytes to pass */
 	uint64_t	 plain;		/* bytes parsed in X_PLAIN_AFTER */
 

@@ -357,6 +357,10 @@ command_end(struct iw_imap *st, struct imap_line *ln)
 		st->starttls_pending = true;
 		cli->x = X_HOLD;
 		cli->held = cli->held_inj = 0;
+		cli->held_scan = 0;
+		cli->held_tls = false;
+		st->n_inj = 0;
+		st->inj_total = 0;
 		break;
 	case C_IDLE:
 		st->idle = true;
