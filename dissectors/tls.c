@@ -41,6 +41,7 @@ static const char *const anomaly_names[TA_COUNT] = {
 	[TA_ALERT] = "invalid_alert",
 	[TA_SSLV2] = "invalid_sslv2_message",
 	[TA_PLAINTEXT_FULL] = "null_cipher_plaintext_overflow",
+	[TA_BUDGET] = "handshake_memory_budget",
 };
 
 void

@@ -502,9 +502,17 @@ message(struct iw_tls *t, enum iw_dir dir, uint8_t type, struct iw_rd m)
 
 /* ---- reassembly ---- */
 
+/*
+ * Bytes held in split handshake messages by every session: a client that
+ * sends half a ClientHello and waits costs memory until the connection
+ * ends, so the total is capped too, not only each message.
+ */
+static size_t hs_held;
+
 void
 tls_hs_free(struct tls_dir *d)
 {
+	hs_held -= d->hs_cap;
 	free(d->hs);
 	d->hs = NULL;
 	d->hs_len = d->hs_cap = 0;
@@ -547,26 +555,33 @@ hs_parse(struct iw_tls *t, enum iw_dir dir, const uint8_t *p, size_t n)
 	return done;
 }
 
-static bool
-hs_keep(struct tls_dir *d, const uint8_t *p, size_t n)
+/* Keeps part of a split message; the anomaly to report when it cannot. */
+static enum tls_anomaly
+hs_keep(struct tls_dir *d, enum iw_dir dir, const uint8_t *p, size_t n)
 {
+	size_t max = dir == IW_TO_SERVER ? TLS_HS_CLIENT_MAX : TLS_HS_MAX;
 	size_t ncap;
 	uint8_t *nb;
 
-	if (n > TLS_HS_MAX + 4 - d->hs_len)
-		return false;
+	if (n > max + 4 - d->hs_len)
+		return TA_TOO_LONG;
 	if (d->hs_len + n > d->hs_cap) {
 		ncap = d->hs_cap ? d->hs_cap : 4096;
 		while (ncap < d->hs_len + n)
 			ncap *= 2;
+		if (ncap > max + 4)
+			ncap = max + 4;
+		if (hs_held - d->hs_cap + ncap > TLS_HS_BUDGET)
+			return TA_BUDGET;
 		if ((nb = realloc(d->hs, ncap)) == NULL)
-			return false;
+			return TA_BUDGET;
+		hs_held += ncap - d->hs_cap;
 		d->hs = nb;
 		d->hs_cap = ncap;
 	}
 	memcpy(d->hs + d->hs_len, p, n);
 	d->hs_len += n;
-	return true;
+	return TA_COUNT;
 }
 
 /* Bytes still missing from the message held in d->hs. */
@@ -599,12 +614,14 @@ tls_handshake(struct iw_tls *t, enum iw_dir dir, const uint8_t *p, size_t n)
 	struct tls_dir *d = &t->d[dir];
 	size_t c, need;
 	bool too_long;
+	enum tls_anomaly a;
 
 	while (n > 0 && !d->hs_dead && !t->dropped) {
 		if (d->hs_len == 0) {
 			c = hs_parse(t, dir, p, n);
-			if (c < n && !d->hs_dead && !hs_keep(d, p + c, n - c))
-				hs_give_up(t, d, TA_TOO_LONG);
+			if (c < n && !d->hs_dead &&
+			    (a = hs_keep(d, dir, p + c, n - c)) != TA_COUNT)
+				hs_give_up(t, d, a);
 			return;
 		}
 		need = hs_need(d, &too_long);
@@ -613,8 +630,8 @@ tls_handshake(struct iw_tls *t, enum iw_dir dir, const uint8_t *p, size_t n)
 			return;
 		}
 		c = need < n ? need : n;
-		if (!hs_keep(d, p, c)) {
-			hs_give_up(t, d, TA_TOO_LONG);
+		if ((a = hs_keep(d, dir, p, c)) != TA_COUNT) {
+			hs_give_up(t, d, a);
 			return;
 		}
 		p += c;

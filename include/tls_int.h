@@ -20,6 +20,10 @@ struct json_object;
 
 #define TLS_RECORD_MAX	(16384 + 2048)	/* TLSCiphertext bound, RFC 5246 */
 #define TLS_HS_MAX	(1024 * 1024)	/* one handshake message */
+#define TLS_HS_CLIENT_MAX (64 * 1024)	/* ... from the client: a ClientHello
+					 * is a few KiB, even with ECH and
+					 * post-quantum key shares */
+#define TLS_HS_BUDGET	(64u << 20)	/* held by all sessions at once */
 #define TLS_PLAIN_MAX	(64 * 1024)	/* NULL-cipher plaintext held */
 #define TLS_SNI_MAX	256
 #define TLS_LIST_MAX	64		/* entries of a list in an event */
@@ -37,6 +41,7 @@ enum tls_anomaly {
 	TA_ALERT,
 	TA_SSLV2,
 	TA_PLAINTEXT_FULL,	/* NULL-cipher plaintext the IMAP state kept */
+	TA_BUDGET,		/* all sessions' handshake buffers full */
 	TA_COUNT
 };
 
