@@ -15,6 +15,7 @@ struct iw_source {
 	struct iw_pcapng *ng;
 	int		 linktype;
 	bool		 live;
+	char		*iobuf;		/* the file's stdio buffer */
 	char		 err[PCAP_ERRBUF_SIZE + 128];
 };
 
@@ -37,6 +38,7 @@ static void
 source_free(struct iw_source *s)
 {
 	free(s->name);
+	free(s->iobuf);
 	free(s);
 }
 
@@ -81,6 +83,37 @@ is_pcapng(const char *path)
 	return yes;
 }
 
+/*
+ * libpcap reads a saved capture through stdio a packet at a time; with
+ * stdio's default 4 KiB buffer that is a read(2) every few packets.  A
+ * large buffer makes it one every MiB.
+ */
+#define READ_BUFFER	(1 << 20)
+
+static pcap_t *
+open_offline(struct iw_source *s, const char *path, char *perr)
+{
+	FILE *fp;
+	pcap_t *p;
+
+	if (strcmp(path, "-") == 0)
+		fp = stdin;
+	else if ((fp = fopen(path, "rb")) == NULL) {
+		snprintf(perr, PCAP_ERRBUF_SIZE, "%s", strerror(errno));
+		return NULL;
+	}
+	/* glibc takes the size only with a buffer of ours; it lives until
+	 * pcap_close() has closed the file (not for stdin, which outlives
+	 * us: a pipe gives 64 KiB a read anyway) */
+	if (fp != stdin && (s->iobuf = malloc(READ_BUFFER)) != NULL)
+		setvbuf(fp, s->iobuf, _IOFBF, READ_BUFFER);
+	p = pcap_fopen_offline_with_tstamp_precision(fp,
+	    PCAP_TSTAMP_PRECISION_MICRO, perr);
+	if (p == NULL && fp != stdin)
+		fclose(fp);
+	return p;
+}
+
 struct iw_source *
 iw_source_open_file(const char *path, char *err, size_t errlen)
 {
@@ -100,8 +133,7 @@ iw_source_open_file(const char *path, char *err, size_t errlen)
 		if (err[0] != '\0')
 			return NULL;
 	}
-	s->pcap = pcap_open_offline_with_tstamp_precision(path,
-	    PCAP_TSTAMP_PRECISION_MICRO, perr);
+	s->pcap = open_offline(s, path, perr);
 	if (s->pcap == NULL) {
 		snprintf(err, errlen, "%s: %s", s->name, perr);
 		source_free(s);

@@ -39,6 +39,8 @@ struct cached_cert {
 	uint64_t	 hash;
 	X509		*x;
 	uint64_t	 used;		/* last use, for eviction */
+	struct json_object *json;	/* iw_x509_json(x), read-only */
+	int		 self_signed;	/* -1 not known yet */
 };
 
 static struct cached_cert cert_cache[CERT_CACHE];
@@ -89,6 +91,9 @@ cache_store(const uint8_t *der, size_t len, uint64_t h, X509 *x)
 			c = &cert_cache[i];
 	free(c->der);
 	X509_free(c->x);
+	json_object_put(c->json);
+	c->json = NULL;
+	c->self_signed = -1;
 	memcpy(copy, der, len);
 	c->der = copy;
 	c->len = len;
@@ -96,6 +101,18 @@ cache_store(const uint8_t *der, size_t len, uint64_t h, X509 *x)
 	X509_up_ref(x);
 	c->x = x;
 	c->used = ++cert_clock;
+}
+
+/* The cache entry of a certificate we parsed, by identity. */
+static struct cached_cert *
+cache_entry(const X509 *x)
+{
+	int i;
+
+	for (i = 0; i < CERT_CACHE; i++)
+		if (cert_cache[i].x == x)
+			return &cert_cache[i];
+	return NULL;
 }
 
 X509 *
@@ -270,7 +287,16 @@ iw_x509_weak_signature(X509 *x)
 bool
 iw_x509_self_signed(X509 *x)
 {
-	return X509_self_signed(x, 1) == 1;
+	struct cached_cert *c = cache_entry(x);
+
+	/* checking the signature is an RSA or ECDSA verification: once per
+	 * certificate, not per session */
+	if (c != NULL && c->self_signed >= 0)
+		return c->self_signed;
+	if (c == NULL)
+		return X509_self_signed(x, 1) == 1;
+	c->self_signed = X509_self_signed(x, 1) == 1;
+	return c->self_signed;
 }
 
 bool
@@ -419,8 +445,26 @@ add_key_and_sig(struct json_object *o, X509 *x)
 	    nid != NID_undef ? OBJ_nid2ln(nid) : "unknown");
 }
 
+static struct json_object *x509_describe(X509 *);
+
+/* The description is the same every time a certificate is seen:
+ * callers only read it (and take references). */
 struct json_object *
 iw_x509_json(X509 *x)
+{
+	struct cached_cert *c = cache_entry(x);
+	struct json_object *o;
+
+	if (c != NULL && c->json != NULL)
+		return json_object_get(c->json);
+	o = x509_describe(x);
+	if (c != NULL)
+		c->json = json_object_get(o);
+	return o;
+}
+
+static struct json_object *
+x509_describe(X509 *x)
 {
 	struct json_object *o = json_object_new_object();
 	char name[NAME_MAX_LEN];
