@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "config.h"
+#include "digest.h"
 #include "event.h"
 #include "output.h"
 #include "session.h"
@@ -131,7 +132,7 @@ community_id(const struct iw_endpoints *ep, char out[40])
 	buf[n++] = p1 & 0xff;
 	buf[n++] = p2 >> 8;
 	buf[n++] = p2 & 0xff;
-	SHA1(buf, n, md);
+	EVP_Digest(buf, n, md, NULL, iw_md_sha1(), NULL);
 	memcpy(out, "1:", 2);
 	EVP_EncodeBlock((unsigned char *)out + 2, md, sizeof(md));
 }
@@ -321,7 +322,7 @@ iw_json_username(const void *buf, size_t len)
 	case IW_USERNAMES_HASH:
 		break;
 	}
-	if (HMAC(EVP_sha256(), iw_cfg.username_salt,
+	if (HMAC(iw_md_sha256(), iw_cfg.username_salt,
 	    sizeof(iw_cfg.username_salt), buf, len, md, &mdlen) == NULL)
 		return NULL;
 	memcpy(hex, "sha256:", 7);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "digest.h"
 #include "ciphers.h"
 #include "fingerprint.h"
 
@@ -153,7 +154,7 @@ digest_hex(const EVP_MD *md, const void *s, size_t len, char *out,
 void
 iw_md5_hex(const char *s, size_t len, char out[33])
 {
-	digest_hex(EVP_md5(), s, len, out, 32);
+	digest_hex(iw_md_md5(), s, len, out, 32);
 }
 
 /* ---- JA4 ---- */
@@ -278,7 +279,7 @@ hash12(struct sbuf *b, bool empty, char out[13])
 		memcpy(out, "000000000000", 13);
 		return;
 	}
-	digest_hex(EVP_sha256(), b->p, b->len, out, 12);
+	digest_hex(iw_md_sha256(), b->p, b->len, out, 12);
 }
 
 bool

@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "config.h"
+#include "digest.h"
 #include "event.h"
 #include "x509.h"
 
@@ -304,7 +305,7 @@ iw_x509_key_digest(X509 *x, uint8_t out[32])
 {
 	unsigned int n = 0;
 
-	return X509_pubkey_digest(x, EVP_sha256(), out, &n) == 1 && n == 32;
+	return X509_pubkey_digest(x, iw_md_sha256(), out, &n) == 1 && n == 32;
 }
 
 /* ---- JSON ---- */
@@ -478,8 +479,8 @@ x509_describe(X509 *x)
 	add_date(o, "notafter", X509_get0_notAfter(x));
 	add_sans(o, x);
 	add_key_and_sig(o, x);
-	add_hex_digest(o, "fingerprint", x, EVP_sha1());
-	add_hex_digest(o, "fingerprint_sha256", x, EVP_sha256());
+	add_hex_digest(o, "fingerprint", x, iw_md_sha1());
+	add_hex_digest(o, "fingerprint_sha256", x, iw_md_sha256());
 	json_object_object_add(o, "self_signed",
 	    json_object_new_boolean(iw_x509_self_signed(x)));
 	return o;

@@ -21,8 +21,8 @@
 #	BENCH_DIR=/var/tmp/imapwatch-bench	scratch directory for captures
 #	BENCH_SIZES="200M 2G"			capture sizes (K/M/G = 10^3/6/9)
 #	BENCH_REPS=N				runs of each program a size
-#						(default 5 below 1 GB; 3 above,
-#						and tshark once)
+#						(default 9 below 1 GB, tshark 3;
+#						5 above, tshark once)
 #	BENCH_SEED=1				generator seed
 #	BENCH_SKIP_TSHARK=1			no tshark at all
 #	BENCH_SKIP_TSHARK_LARGE=1		no tshark on captures >= 1 GB
@@ -178,12 +178,14 @@ for s in $SIZES; do
 	fsize=$(stat -c %s "$f")
 	big=0
 	[ "$t" -ge 1000000000 ] && big=1
-	# Runs of a second or less are noisy: five of each on the small
-	# captures, three on the large ones, but tshark (minutes) once there.
+	# Runs of a tenth of a second are noisy on a shared machine: nine of
+	# each on the small captures, five on the large ones; tshark (seconds
+	# to minutes) three times, once on the large ones, and after the
+	# others, so its memory use does not sit between their runs.
 	reps=${BENCH_REPS:-}
-	[ -n "$reps" ] || { [ $big = 1 ] && reps=3 || reps=5; }
+	[ -n "$reps" ] || { [ $big = 1 ] && reps=5 || reps=9; }
 	treps=${BENCH_REPS:-}
-	[ -n "$treps" ] || { [ $big = 1 ] && treps=1 || treps=$reps; }
+	[ -n "$treps" ] || { [ $big = 1 ] && treps=1 || treps=3; }
 	tools=$(tools_for $big)
 	if [ $have_tshark = 1 ] && [ $big = 1 ] &&
 	    [ "${BENCH_SKIP_TSHARK_LARGE:-0}" = 1 ]; then
@@ -194,8 +196,11 @@ for s in $SIZES; do
 	    note "warning: $f ($((fsize / 1000000)) MB) is larger than free memory: runs will read from disk"
 	note "warming the page cache with $f"
 	cat "$f" >/dev/null
+	for pass in others tshark; do
 	for r in $(seq 1 "$reps"); do
 		for tool in $tools; do
+			[ $pass = tshark ] && [ $tool != tshark ] && continue
+			[ $pass = others ] && [ $tool = tshark ] && continue
 			[ $tool = tshark ] && [ "$r" -gt "$treps" ] && continue
 			log=$DIR/logs/$s-$tool-$r
 			tool_cmd $tool "$f"
@@ -215,6 +220,7 @@ for s in $SIZES; do
 			CPU[$s|$tool|$(kv "$st" wall)]=$(awk -v u="$(kv "$st" user)" -v y="$(kv "$st" sys)" 'BEGIN { printf "%.3f", u + y }')
 			RSS[$s|$tool]="${RSS[$s|$tool]:-} $(kv "$st" maxrss_kib)"
 		done
+	done
 	done
 done
 
