@@ -24,6 +24,7 @@ iw_config_defaults(struct iw_config *c)
 	c->reasm_flow_cap = 1 << 20;
 	c->reasm_global_cap = 256ULL << 20;
 	c->frag_mem_cap = 32ULL << 20;
+	c->flow_mem_cap = 2ULL << 30;
 	c->bruteforce_count = 10;
 	c->bruteforce_window = 60;
 }

@@ -8,6 +8,7 @@
 #include "config.h"
 #include "engine.h"
 #include "flow.h"
+#include "flowmem.h"
 #include "packet.h"
 #include "stats.h"
 
@@ -91,6 +92,8 @@ tcp_segment(const struct iw_packet *p)
 	}
 	iw_flow_packet(f, dir, p);
 	iw_alerted_packet(p, f);
+	if (iw_flowmem_in_use() > iw_cfg.flow_mem_cap)
+		iw_flows_enforce_memory(now);
 }
 
 void

@@ -20,6 +20,7 @@
 #include "config.h"
 #include "event.h"
 #include "flow.h"
+#include "flowmem.h"
 #include "stats.h"
 
 enum { LIST_NEW, LIST_EST, LIST_CLOSED, NLISTS };
@@ -293,7 +294,7 @@ flow_remove(struct iw_flow *f, enum iw_end_reason why, iw_time now)
 	list_remove(f);
 	iw_tcpdir_free(&f->dir[0]);
 	iw_tcpdir_free(&f->dir[1]);
-	free(f);
+	iw_flowmem_free(f);
 	nflows--;
 	iw_stats.flows_active = nflows;
 }
@@ -310,6 +311,15 @@ evict_one(iw_time now)
 			flow_remove(lists[order[i]].head, IW_END_EVICTED, now);
 			return;
 		}
+	}
+}
+
+void
+iw_flows_enforce_memory(iw_time now)
+{
+	while (iw_flowmem_in_use() > iw_cfg.flow_mem_cap && nflows > 0) {
+		iw_stats.flows_evicted_memory++;
+		evict_one(now);
 	}
 }
 
@@ -340,7 +350,7 @@ flow_create(const struct iw_packet *p, uint32_t hash)
 		evict_one(p->ts);
 	if (nflows >= nbuckets && !table_grow() && nbuckets == 0)
 		return NULL;
-	f = calloc(1, sizeof(*f));
+	f = iw_flowmem_calloc(sizeof(*f));
 	if (f == NULL)
 		return NULL;
 	memset(&ep, 0, sizeof(ep));

@@ -102,7 +102,7 @@ enum {
 	OPT_SERVER_NAME, OPT_SERVER_NAMES, OPT_POLICY, OPT_CA_FILE,
 	OPT_BRUTEFORCE, OPT_STATS_INTERVAL, OPT_FORMAT, OPT_CONFIG,
 	OPT_SUPPRESS, OPT_ONCE_PER_SERVER, OPT_PIDFILE, OPT_SUMMARY,
-	OPT_WRITE_ALERTED,
+	OPT_WRITE_ALERTED, OPT_FLOW_MEMORY,
 };
 
 static const struct option long_options[] = {
@@ -127,6 +127,7 @@ static const struct option long_options[] = {
 	{ "reassembly-flow-cap", required_argument, NULL, OPT_REASM_FLOW_CAP },
 	{ "reassembly-cap", required_argument, NULL, OPT_REASM_CAP },
 	{ "frag-memory", required_argument, NULL, OPT_FRAG_MEMORY },
+	{ "flow-memory", required_argument, NULL, OPT_FLOW_MEMORY },
 	{ "verify-checksums", no_argument, NULL, OPT_VERIFY_CSUM },
 	{ "server-name", required_argument, NULL, OPT_SERVER_NAME },
 	{ "server-names", required_argument, NULL, OPT_SERVER_NAMES },
@@ -205,6 +206,8 @@ usage(FILE *fp)
 "  --reassembly-flow-cap BYTES  out-of-order bytes held a flow (1 MiB)\n"
 "  --reassembly-cap BYTES       ... in all (256 MiB)\n"
 "  --frag-memory BYTES   IP fragments held (32 MiB)\n"
+"  --flow-memory BYTES   all that connections hold (2 GiB); past it the\n"
+"                        least recently active ones are evicted\n"
 "  --verify-checksums    drop packets with bad TCP checksums (default:\n"
 "                        count them only)\n"
 "  --stats-interval SECS stats event period when live (default 60, 0 off)\n"
@@ -528,6 +531,9 @@ apply_limits(struct settings *st, int c, const char *a, char *err,
 	case OPT_FRAG_MEMORY:
 		return number(a, "--frag-memory", 0, 1ULL << 36,
 		    &g->frag_mem_cap, err, errlen);
+	case OPT_FLOW_MEMORY:
+		return number(a, "--flow-memory", 1ULL << 20, 1ULL << 44,
+		    &g->flow_mem_cap, err, errlen);
 	case OPT_STATS_INTERVAL:
 		return int_number(a, "--stats-interval", 0, 86400,
 		    &st->sensor.stats_interval, err, errlen);

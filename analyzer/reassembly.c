@@ -18,6 +18,7 @@
 
 #include "config.h"
 #include "flow.h"
+#include "flowmem.h"
 #include "stats.h"
 
 #define RECENT_MAX	2048		/* ring of delivered bytes */
@@ -72,7 +73,7 @@ ring_store(struct iw_tcpdir *d, const uint8_t *p, uint32_t len)
 		if (iw_stats.reasm_bytes_held + RECENT_MAX >
 		    iw_cfg.reasm_global_cap)
 			return;		/* overlaps there go unverified */
-		d->recent = malloc(RECENT_MAX);
+		d->recent = iw_flowmem_realloc(NULL, RECENT_MAX);
 		if (d->recent == NULL)
 			return;
 		held_add(RECENT_MAX);
@@ -94,7 +95,7 @@ static void
 ring_free(struct iw_tcpdir *d)
 {
 	if (d->recent != NULL) {
-		free(d->recent);
+		iw_flowmem_free(d->recent);
 		held_add(-(int64_t)RECENT_MAX);
 		d->recent = NULL;
 	}
@@ -202,7 +203,7 @@ seg_free(struct iw_tcpdir *d, struct iw_seg *s)
 	d->ooo_count--;
 	if (s->has_data)
 		held_add(-(int64_t)s->len);
-	free(s);
+	iw_flowmem_free(s);
 }
 
 static void
@@ -257,7 +258,7 @@ seg_new(uint32_t seq, const uint8_t *data, uint32_t len, bool missing)
 {
 	struct iw_seg *s;
 
-	s = malloc(sizeof(*s) + (data != NULL ? len : 0));
+	s = iw_flowmem_realloc(NULL, sizeof(*s) + (data != NULL ? len : 0));
 	if (s == NULL)
 		return NULL;
 	s->next = NULL;

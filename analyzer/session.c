@@ -14,6 +14,7 @@
 #include "config.h"
 #include "dissector.h"
 #include "event.h"
+#include "flowmem.h"
 #include "session.h"
 #include "stats.h"
 #include "suppress.h"
@@ -57,7 +58,7 @@ struct iw_session {
 struct iw_session *
 iw_session_new(const struct iw_flowref *flow)
 {
-	struct iw_session *s = calloc(1, sizeof(*s));
+	struct iw_session *s = iw_flowmem_calloc(sizeof(*s));
 
 	if (s == NULL)
 		return NULL;
@@ -69,7 +70,7 @@ iw_session_new(const struct iw_flowref *flow)
 static void
 held_free(struct held *h)
 {
-	free(h->buf);
+	iw_flowmem_free(h->buf);
 	h->buf = NULL;
 	h->len = h->cap = 0;
 }
@@ -83,7 +84,7 @@ iw_session_free(struct iw_session *s)
 		s->d->destroy(s->st);
 	held_free(&s->held[0]);
 	held_free(&s->held[1]);
-	free(s);
+	iw_flowmem_free(s);
 }
 
 /* Appends up to n bytes (never past IW_PENDING_MAX); returns how many. */
@@ -102,7 +103,7 @@ held_append(struct held *h, const uint8_t *p, size_t n)
 			ncap *= 2;
 		if (ncap > IW_PENDING_MAX)
 			ncap = IW_PENDING_MAX;
-		nb = realloc(h->buf, ncap);
+		nb = iw_flowmem_realloc(h->buf, ncap);
 		if (nb == NULL)
 			return 0;
 		h->buf = nb;

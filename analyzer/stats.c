@@ -9,6 +9,7 @@
 
 #include "event.h"
 #include "findings.h"
+#include "flowmem.h"
 #include "output.h"
 #include "stats.h"
 
@@ -125,6 +126,7 @@ tcp_object(void)
 	add_u64(o, "flows_peak", iw_stats.flows_peak);
 	add_u64(o, "flows_timeout", iw_stats.flows_timeout);
 	add_u64(o, "flows_evicted", iw_stats.flows_evicted);
+	add_u64(o, "flows_evicted_memory", iw_stats.flows_evicted_memory);
 	add_u64(o, "flows_midstream", iw_stats.flows_midstream);
 	add_u64(o, "segments_without_flow", iw_stats.tcp_no_flow);
 	add_u64(o, "segments", iw_stats.tcp_segments);
@@ -184,6 +186,8 @@ iw_stats_emit(iw_time ts)
 	add_u64(mem, "rss", rss);
 	add_u64(mem, "peak_rss", peak);
 	add_u64(mem, "reassembly_held", iw_stats.reasm_bytes_held);
+	add_u64(mem, "flows", iw_flowmem_in_use());
+	add_u64(mem, "flows_peak", iw_flowmem_peak());
 	json_object_object_add(st, "memory", mem);
 	add_u64(st, "events", iw_stats.events);
 	add_u64(st, "events_dropped", iw_stats.events_dropped);

@@ -19,6 +19,7 @@
 #include "config.h"
 #include "dissector.h"
 #include "event.h"
+#include "flowmem.h"
 #include "imap.h"
 #include "imap_internal.h"
 #include "session.h"
@@ -471,7 +472,7 @@ outer_data(struct iw_imap *st, enum iw_dir d, const uint8_t *buf, size_t len)
 static struct iw_imap *
 imap_alloc(struct iw_session *s, bool inner)
 {
-	struct iw_imap *st = calloc(1, sizeof(*st));
+	struct iw_imap *st = iw_flowmem_calloc(sizeof(*st));
 
 	if (st == NULL)
 		return NULL;
@@ -605,7 +606,7 @@ iw_imap_free(struct iw_imap *st)
 	imap_inflate_free(&st->dir[1]);
 	if (st->tls != NULL)
 		iw_tls_free(st->tls);
-	free(st);
+	iw_flowmem_free(st);
 }
 
 static size_t

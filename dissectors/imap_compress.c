@@ -9,18 +9,24 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "flowmem.h"
 #include "imap_internal.h"
 #include "session.h"
 
 static bool
 inflate_open(struct imap_dir *dr)
 {
-	dr->z = calloc(1, sizeof(*dr->z));
-	dr->zbuf = malloc(IMAP_ZBUF);
+	dr->z = iw_flowmem_calloc(sizeof(*dr->z));
+	dr->zbuf = iw_flowmem_realloc(NULL, IMAP_ZBUF);
+	if (dr->z != NULL) {
+		/* zlib's window counts against --flow-memory too */
+		dr->z->zalloc = iw_flowmem_zalloc;
+		dr->z->zfree = iw_flowmem_zfree;
+	}
 	if (dr->z == NULL || dr->zbuf == NULL ||
 	    inflateInit2(dr->z, -15) != Z_OK) {
-		free(dr->z);
-		free(dr->zbuf);
+		iw_flowmem_free(dr->z);
+		iw_flowmem_free(dr->zbuf);
 		dr->z = NULL;
 		dr->zbuf = NULL;
 		return false;
@@ -34,8 +40,8 @@ imap_inflate_free(struct imap_dir *dr)
 {
 	if (dr->z != NULL)
 		inflateEnd(dr->z);
-	free(dr->z);
-	free(dr->zbuf);
+	iw_flowmem_free(dr->z);
+	iw_flowmem_free(dr->zbuf);
 	dr->z = NULL;
 	dr->zbuf = NULL;
 }

@@ -18,6 +18,7 @@
 #include "config.h"
 #include "dissector.h"
 #include "event.h"
+#include "flowmem.h"
 #include "imap.h"
 #include "session.h"
 #include "stats.h"
@@ -91,7 +92,7 @@ tls_decide_app(struct iw_tls *t)
 struct iw_tls *
 iw_tls_new(struct iw_session *s, enum iw_tls_origin origin)
 {
-	struct iw_tls *t = calloc(1, sizeof(*t));
+	struct iw_tls *t = iw_flowmem_calloc(sizeof(*t));
 
 	if (t == NULL)
 		return NULL;
@@ -110,7 +111,7 @@ static void
 dir_free(struct tls_dir *d)
 {
 	tls_hs_free(d);
-	free(d->plain);
+	iw_flowmem_free(d->plain);
 	d->plain = NULL;
 	d->plain_len = d->plain_cap = 0;
 }
@@ -135,7 +136,7 @@ iw_tls_free(struct iw_tls *t)
 	sk_X509_pop_free(t->chain, X509_free);
 	if (t->inner != NULL)
 		iw_imap_free(t->inner);
-	free(t);
+	iw_flowmem_free(t);
 }
 
 bool
@@ -240,7 +241,7 @@ plain_keep(struct tls_dir *d, const uint8_t *p, size_t n)
 		ncap = d->plain_cap ? d->plain_cap : 1024;
 		while (ncap < d->plain_len + n)
 			ncap *= 2;
-		if ((nb = realloc(d->plain, ncap)) == NULL)
+		if ((nb = iw_flowmem_realloc(d->plain, ncap)) == NULL)
 			return false;
 		d->plain = nb;
 		d->plain_cap = ncap;

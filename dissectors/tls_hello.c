@@ -15,6 +15,7 @@
 #include "ciphers.h"
 #include "event.h"
 #include "fingerprint.h"
+#include "flowmem.h"
 #include "session.h"
 #include "tls_int.h"
 #include "x509.h"
@@ -513,7 +514,7 @@ void
 tls_hs_free(struct tls_dir *d)
 {
 	hs_held -= d->hs_cap;
-	free(d->hs);
+	iw_flowmem_free(d->hs);
 	d->hs = NULL;
 	d->hs_len = d->hs_cap = 0;
 }
@@ -573,7 +574,7 @@ hs_keep(struct tls_dir *d, enum iw_dir dir, const uint8_t *p, size_t n)
 			ncap = max + 4;
 		if (hs_held - d->hs_cap + ncap > TLS_HS_BUDGET)
 			return TA_BUDGET;
-		if ((nb = realloc(d->hs, ncap)) == NULL)
+		if ((nb = iw_flowmem_realloc(d->hs, ncap)) == NULL)
 			return TA_BUDGET;
 		hs_held += ncap - d->hs_cap;
 		d->hs = nb;

@@ -41,6 +41,7 @@ struct iw_config {
 	uint64_t	reasm_flow_cap;		/* out-of-order bytes a flow */
 	uint64_t	reasm_global_cap;	/* out-of-order bytes in all */
 	uint64_t	frag_mem_cap;		/* IP fragments held */
+	uint64_t	flow_mem_cap;		/* all that flows hold (flowmem.h) */
 
 	/* findings */
 	int		bruteforce_count;	/* failed auths ... */

@@ -88,6 +88,13 @@ bool iw_flow_swap_roles(void *flow);
 /* Ends flows idle past their timeout at packet time now. */
 void iw_flows_expire(iw_time now);
 
+/*
+ * While all flows together hold more than --flow-memory, evicts the least
+ * recently active ones (closed first, then half-open, then established).
+ * Called between packets: the flow of the packet just handled may go too.
+ */
+void iw_flows_enforce_memory(iw_time now);
+
 /* Ends every flow (end of input, or a signal). */
 void iw_flows_shutdown(iw_time now);
 

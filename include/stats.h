@@ -60,6 +60,7 @@ struct iw_stats {
 	uint64_t	flows_peak;
 	uint64_t	flows_timeout;
 	uint64_t	flows_evicted;
+	uint64_t	flows_evicted_memory;	/* of which past --flow-memory */
 	uint64_t	flows_midstream;
 	uint64_t	tcp_no_flow;		/* FIN/RST of no known flow */
 
