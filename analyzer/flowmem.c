@@ -79,6 +79,14 @@ iw_flowmem_free(void *p)
 	free(h);
 }
 
+void
+iw_flowmem_charge(int64_t delta)
+{
+	in_use += (uint64_t)delta;	/* wraps back when delta < 0 */
+	if (delta > 0 && in_use > peak)
+		peak = in_use;
+}
+
 uint64_t
 iw_flowmem_in_use(void)
 {

@@ -43,6 +43,7 @@ static const char *const anomaly_names[TA_COUNT] = {
 	[TA_SSLV2] = "invalid_sslv2_message",
 	[TA_PLAINTEXT_FULL] = "null_cipher_plaintext_overflow",
 	[TA_BUDGET] = "handshake_memory_budget",
+	[TA_CHAIN_TOO_LONG] = "certificate_chain_too_long",
 };
 
 void
@@ -134,6 +135,7 @@ iw_tls_free(struct iw_tls *t)
 	free(t->ja3s);
 	X509_free(t->leaf);
 	sk_X509_pop_free(t->chain, X509_free);
+	iw_flowmem_charge(-(int64_t)t->x509_charge);
 	if (t->inner != NULL)
 		iw_imap_free(t->inner);
 	iw_flowmem_free(t);

@@ -24,6 +24,13 @@ void	*iw_flowmem_realloc(void *p, size_t n);
 /* Frees what the two above returned; p may be NULL. */
 void	 iw_flowmem_free(void *p);
 
+/*
+ * Memory a library allocated on a connection's behalf (OpenSSL's parsed
+ * certificates): the caller's estimate, charged when taken (delta > 0) and
+ * given back, the same amount, when freed.
+ */
+void	 iw_flowmem_charge(int64_t delta);
+
 /* Bytes held now (headers included) and at the peak. */
 uint64_t iw_flowmem_in_use(void);
 uint64_t iw_flowmem_peak(void);

@@ -27,6 +27,9 @@ struct json_object;
 #define TLS_PLAIN_MAX	(64 * 1024)	/* NULL-cipher plaintext held */
 #define TLS_SNI_MAX	256
 #define TLS_LIST_MAX	64		/* entries of a list in an event */
+#define TLS_CHAIN_MAX	16		/* certificates parsed and kept: real
+					 * chains have 2 to 5; thousands of
+					 * tiny ones fit in one message */
 #define TLS_ALERTS_MAX	16
 
 /* Anomaly kinds, reported once each per session. */
@@ -42,6 +45,7 @@ enum tls_anomaly {
 	TA_SSLV2,
 	TA_PLAINTEXT_FULL,	/* NULL-cipher plaintext the IMAP state kept */
 	TA_BUDGET,		/* all sessions' handshake buffers full */
+	TA_CHAIN_TOO_LONG,	/* more than TLS_CHAIN_MAX certificates */
 	TA_COUNT
 };
 
@@ -122,6 +126,7 @@ struct iw_tls {
 	STACK_OF(X509)		*chain;		/* the rest, untrusted */
 	struct json_object	*leaf_json;
 	struct json_object	*chain_json;
+	size_t			 x509_charge;	/* charged to flowmem for them */
 	const char		*check_name;	/* points into sni or config */
 	const char		*check_source;	/* sni, configured, none */
 	const char		*check_result;

@@ -12,8 +12,10 @@
 
 #include "ciphers.h"
 #include "config.h"
+#include "flowmem.h"
 #include "harness.h"
 #include "tls.h"
+#include "tls_int.h"
 
 /* ---- a byte-string builder with length-prefixed vectors ---- */
 
@@ -239,21 +241,32 @@ server_hello(struct buf *o, unsigned version, unsigned cipher, bool tls13,
 	vclose(o);
 }
 
+/* A Certificate message carrying xs[0..n-1], leaf first. */
 static void
-certificate(struct buf *o, X509 *x)
+certificate_chain(struct buf *o, X509 *const *xs, int n)
 {
-	unsigned char *der = NULL;
-	int n = i2d_X509(x, &der);
+	unsigned char *der;
+	int i, len;
 
 	p8(o, 11);
 	vopen(o, 3);
 	vopen(o, 3);
-	vopen(o, 3);
-	put(o, der, (size_t)n);
+	for (i = 0; i < n; i++) {
+		der = NULL;
+		len = i2d_X509(xs[i], &der);
+		vopen(o, 3);
+		put(o, der, (size_t)len);
+		vclose(o);
+		OPENSSL_free(der);
+	}
 	vclose(o);
 	vclose(o);
-	vclose(o);
-	OPENSSL_free(der);
+}
+
+static void
+certificate(struct buf *o, X509 *x)
+{
+	certificate_chain(o, &x, 1);
 }
 
 static void
@@ -1055,6 +1068,81 @@ test_cert_changed(void)
 	X509_free(x1);
 }
 
+/*
+ * A Certificate message of 1 MiB fits thousands of small certificates,
+ * each some 5 KB once OpenSSL has parsed it: only the first TLS_CHAIN_MAX
+ * are parsed and kept, the memory they take is charged to --flow-memory,
+ * and all of it is given back when the session ends.
+ */
+static void
+chain_run(int n, bool *anomaly, size_t *chain_len, uint64_t *charged,
+    uint64_t *left)
+{
+	struct ch c = { .sni = "imap.example.com" };
+	struct buf cli = { 0 }, srv = { 0 }, m = { 0 };
+	X509 *xs[40];
+	struct json_object *evs, *ev;
+	uint64_t base;
+	char cn[32];
+	struct th t;
+	int i;
+
+	for (i = 0; i < n; i++) {
+		snprintf(cn, sizeof(cn), "c%d.example.com", i);
+		xs[i] = self_signed(cn, NULL);
+	}
+	client_hello(&m, &c);
+	records(&cli, 22, &m, 16384);
+	bfree(&m);
+	server_hello(&m, 0x0303, 0xc02f, false, false);
+	certificate_chain(&m, xs, n);
+	hello_done(&m);
+	records(&srv, 22, &m, 16384);
+	bfree(&m);
+	th_clear();
+	base = iw_flowmem_in_use();
+	th_open(&t, "192.0.2.100", (uint16_t)(40100 + n), "192.0.2.12", 993);
+	th_send(&t, IW_TO_SERVER, cli.b, cli.n);
+	th_send(&t, IW_TO_CLIENT, srv.b, srv.n);
+	*charged = iw_flowmem_in_use() - base;
+	th_end(&t, IW_END_FIN);
+	*left = iw_flowmem_in_use() - base;
+	evs = th_events();
+	ev = session_event(evs);
+	*anomaly = has_anomaly(evs, "certificate_chain_too_long");
+	*chain_len = ev != NULL && th_get(ev, "tls.chain") != NULL ?
+	    json_object_array_length(th_get(ev, "tls.chain")) : 0;
+	json_object_put(evs);
+	bfree(&cli);
+	bfree(&srv);
+	for (i = 0; i < n; i++)
+		X509_free(xs[i]);
+}
+
+static void
+test_chain_cap(void)
+{
+	uint64_t charged3, charged40, left;
+	size_t len;
+	bool anomaly;
+
+	chain_run(3, &anomaly, &len, &charged3, &left);
+	CHECK(!anomaly && len == 3 && left == 0,
+	    "a chain of 3: all kept, no anomaly, memory given back (%zu, %llu)",
+	    len, (unsigned long long)left);
+	chain_run(40, &anomaly, &len, &charged40, &left);
+	CHECK(anomaly && len == TLS_CHAIN_MAX,
+	    "a chain of 40: the first %d kept, anomaly "
+	    "certificate_chain_too_long (%zu)", TLS_CHAIN_MAX, len);
+	CHECK(charged40 - charged3 >= (uint64_t)(TLS_CHAIN_MAX - 3) * 6144 &&
+	    charged40 - charged3 < (uint64_t)(TLS_CHAIN_MAX - 3 + 1) * 8192,
+	    "parsed certificates are charged to --flow-memory, %d of them "
+	    "(%llu bytes more than for 3)", TLS_CHAIN_MAX,
+	    (unsigned long long)(charged40 - charged3));
+	CHECK(left == 0, "... and given back when the session ends (%llu)",
+	    (unsigned long long)left);
+}
+
 /* RFC 5246 NULL suite: records are plaintext and a 20-byte HMAC-SHA1. */
 static void
 test_null_cipher(void)
@@ -1172,6 +1260,7 @@ main(void)
 	test_app_decision();
 	test_names();
 	test_cert_changed();
+	test_chain_cap();
 	test_null_cipher();
 	test_mutations();
 	EVP_PKEY_free(key);
