@@ -306,7 +306,8 @@ def every_key():
         "usernames": "hash", "username-salt": "salt", "max-flows": "1000",
         "tcp-timeout": "600", "closed-timeout": "5",
         "reassembly-flow-cap": "2M", "reassembly-cap": "64M",
-        "frag-memory": "1M", "server-name": "10.77.0.1=imap.example.test",
+        "frag-memory": "1M", "flow-memory": "512M",
+        "server-name": "10.77.0.1=imap.example.test",
         "server-names": write("names", "# x\n10.77.0.1:993=imap.example.test"
                               "\n"),
         "policy": write("policy", "weak-cipher CBC\n"),
