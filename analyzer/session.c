@@ -22,6 +22,9 @@
 /* Bytes a direction may hold while no probe has decided. */
 #define PROBE_MAX 4096
 
+/* A held buffer up to this size is kept for the next partial line. */
+#define HELD_KEEP 4096
+
 struct held {
 	uint8_t	*buf;
 	size_t	 len;
@@ -114,11 +117,24 @@ held_append(struct held *h, const uint8_t *p, size_t n)
 	return n;
 }
 
+/*
+ * Nothing held any more: a buffer that grew past a small one is given
+ * back, so a connection that once held a long line does not keep (and
+ * count against --flow-memory) 64 KiB for the rest of its life.
+ */
+static void
+held_clear(struct held *h)
+{
+	h->len = 0;
+	if (h->cap > HELD_KEEP)
+		held_free(h);
+}
+
 static void
 held_consume(struct held *h, size_t n)
 {
 	if (n >= h->len) {
-		h->len = 0;
+		held_clear(h);
 		return;
 	}
 	memmove(h->buf, h->buf + n, h->len - n);
@@ -216,7 +232,7 @@ stalled(struct iw_session *s, enum iw_dir dir)
 	s->totals.gaps[dir]++;
 	s->totals.gap_bytes[dir] += h->len;
 	s->d->gap(s->st, dir, h->len);
-	h->len = 0;
+	held_clear(h);
 }
 
 static void
@@ -247,7 +263,7 @@ deliver(struct iw_session *s, enum iw_dir dir, const uint8_t *buf,
 		c = run_dissector(s, dir, h->buf, h->len);
 		held_consume(h, c);
 		if (direction_closed(s, dir)) {
-			h->len = 0;
+			held_clear(h);
 			return;
 		}
 		if (h->len == IW_PENDING_MAX)

@@ -6,6 +6,7 @@
  * unterminated quoted string, a 10 KB tag, 10,000 pipelined commands,
  * bad literal syntax, and resynchronisation after gaps.
  */
+#include "flowmem.h"
 #include "test_imap.h"
 
 /* Body of the APPEND literal: it looks like a command, it is not one. */
@@ -139,6 +140,7 @@ test_endless_line(void)
 	char junk[1000];
 	struct th t;
 	size_t held_max = 0;
+	uint64_t mem_idle, mem_max = 0;
 	int i;
 
 	memset(junk, 'x', sizeof(junk));
@@ -146,12 +148,15 @@ test_endless_line(void)
 	ti_open(&t, "192.0.2.152", "203.0.113.52", 143);
 	S(&t, "* OK ready\r\n");
 	C(&t, "a1 NOOP\r\n");
+	mem_idle = iw_flowmem_in_use();
 	S(&t, "* 3 EXISTS ");
 	for (i = 0; i < 1024; i++) {
 		th_send(&t, S2C, junk, sizeof(junk));
 		th_send(&t, C2S, junk, sizeof(junk));
 		if (iw_session_held(t.s) > held_max)
 			held_max = iw_session_held(t.s);
+		if (iw_flowmem_in_use() > mem_max)
+			mem_max = iw_flowmem_in_use();
 	}
 	CHECK(held_max <= 2 * IW_PENDING_MAX,
 	    "1 MB lines without CRLF: held bytes stay bounded (%zu)",
@@ -159,6 +164,12 @@ test_endless_line(void)
 	S(&t, "\r\na1 OK done\r\n");
 	C(&t, "\r\na2 NOOP\r\n");
 	S(&t, "a2 OK done\r\n");
+	CHECK(mem_max > mem_idle + 8192 &&
+	    iw_flowmem_in_use() <= mem_idle + 2 * 4096,
+	    "the lines ended: the buffers that held them are given back "
+	    "(idle %llu, peak %llu, after %llu bytes)",
+	    (unsigned long long)mem_idle, (unsigned long long)mem_max,
+	    (unsigned long long)iw_flowmem_in_use());
 	th_end(&t, IW_END_FIN);
 	ev = th_events();
 	im = th_first(ev, "imap");
