@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "iw.h"
 #include "memo.h"
 
 struct entry {
@@ -24,19 +25,6 @@ struct iw_memo {
 	struct entry	*lru_head;	/* oldest */
 	struct entry	*lru_tail;	/* newest */
 };
-
-static uint64_t
-hash_key(const uint8_t *k, size_t n)
-{
-	uint64_t h = 0xcbf29ce484222325ULL;	/* FNV-1a */
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		h ^= k[i];
-		h *= 0x100000001b3ULL;
-	}
-	return h;
-}
 
 struct iw_memo *
 iw_memo_new(size_t cap, size_t key_size, size_t val_size)
@@ -69,7 +57,7 @@ find_slot(struct iw_memo *m, const void *key)
 {
 	struct entry **pp;
 
-	pp = &m->buckets[hash_key(key, m->user_key_size) &
+	pp = &m->buckets[iw_fnv1a(key, m->user_key_size) &
 	    (m->nbuckets - 1)];
 	while (*pp != NULL && memcmp((*pp)->kv, key, m->user_key_size) != 0)
 		pp = &(*pp)->next_hash;

@@ -47,19 +47,6 @@ struct cached_cert {
 static struct cached_cert cert_cache[CERT_CACHE];
 static uint64_t cert_clock;
 
-static uint64_t
-der_hash(const uint8_t *p, size_t n)
-{
-	uint64_t h = 0xcbf29ce484222325ULL ^ n;	/* FNV-1a */
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		h ^= p[i];
-		h *= 0x100000001b3ULL;
-	}
-	return h;
-}
-
 static X509 *
 cache_lookup(const uint8_t *der, size_t len, uint64_t h)
 {
@@ -125,7 +112,7 @@ iw_x509_parse(const uint8_t *der, size_t len)
 
 	if (len == 0 || len > 1024 * 1024)
 		return NULL;
-	h = der_hash(der, len);
+	h = iw_fnv1a(der, len);
 	if ((x = cache_lookup(der, len, h)) != NULL)
 		return x;
 	x = d2i_X509(NULL, &p, (long)len);
