@@ -117,17 +117,21 @@ fuzz_one() {	# harness
 	    ${FUZZ_FLAGS:-} "${dirs[@]}" >"$BF/logs/fuzz_$h.log" 2>&1
 	echo $? >"$BF/logs/fuzz_$h.rc"
 }
+# runs FUNC for every harness, $JOBS at a time
+each_harness() {	# FUNC
+	local h running=0
+	for h in $HARNESSES; do
+		"$1" "$h" &
+		running=$((running + 1))
+		if [ $running -ge "$JOBS" ]; then
+			wait -n
+			running=$((running - 1))
+		fi
+	done
+	wait
+}
 echo "== libFuzzer, ${SECONDS_EACH}s each, $JOBS at a time"
-running=0
-for h in $HARNESSES; do
-	fuzz_one "$h" &
-	running=$((running + 1))
-	if [ $running -ge "$JOBS" ]; then
-		wait -n
-		running=$((running - 1))
-	fi
-done
-wait
+each_harness fuzz_one
 
 # ---- AFL++ ----
 afl_one() {	# harness
@@ -155,16 +159,7 @@ afl_one() {	# harness
 }
 if [ "${FUZZ_AFL:-0}" = 1 ]; then
 	echo "== AFL++, ${AFL_SECONDS}s each, $JOBS at a time"
-	running=0
-	for h in $HARNESSES; do
-		afl_one "$h" &
-		running=$((running + 1))
-		if [ $running -ge "$JOBS" ]; then
-			wait -n
-			running=$((running - 1))
-		fi
-	done
-	wait
+	each_harness afl_one
 fi
 
 # ---- summary ----
