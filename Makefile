@@ -5,6 +5,7 @@
 #   make test       build, then run every test twice: normal build and
 #                   AddressSanitizer + UndefinedBehaviorSanitizer build
 #   make bench      benchmark against a bare libpcap loop and tshark
+#   make bench-hostile  crafted attack captures against random controls
 #   make fuzz       build the libFuzzer harnesses (clang) and run each briefly
 #   make install    PREFIX=/usr/local DESTDIR=
 #
@@ -34,8 +35,12 @@ UNIT_SRC = $(wildcard tests/unit/test_*.c)
 UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 TOOL_SRC = $(wildcard tests/tools/*.c)
 TOOL_BIN = $(TOOL_SRC:tests/tools/%.c=$(B)/tests/%)
+# the crafted-capture generator of the hostile benchmark and its tests
+HOSTILE_SRC = $(wildcard tests/hostile/*.c)
+HOSTILE_BIN = $(B)/tests/gen_hostile
 
-.PHONY: all deps test-deps run test check unit bench fuzz install clean
+.PHONY: all deps test-deps run test check unit bench bench-hostile fuzz \
+	install clean
 
 all: deps
 	@$(MAKE) --no-print-directory imapwatch
@@ -101,7 +106,11 @@ $(B)/tests/%: tests/tools/%.c $(B)/libimapwatch.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(B)/libimapwatch.a $(LDLIBS)
 
-unit: $(UNIT_BIN) $(TOOL_BIN)
+$(HOSTILE_BIN): $(HOSTILE_SRC) $(wildcard tests/hostile/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(OPT) $(WARN) -std=gnu11 $(SAN) -o $@ $(HOSTILE_SRC)
+
+unit: $(UNIT_BIN) $(TOOL_BIN) $(HOSTILE_BIN)
 
 # ---- run on the bundled captures ----
 run: all
@@ -124,6 +133,11 @@ check: test
 bench: deps
 	@$(MAKE) --no-print-directory all
 	@tests/bench/run.sh
+
+# crafted captures against a control of the same size (tests/hostile/)
+bench-hostile: deps
+	@$(MAKE) --no-print-directory all $(HOSTILE_BIN)
+	@tests/hostile/run.sh
 
 # libFuzzer harnesses built with clang in build-fuzz/, FUZZ_SECONDS each;
 # FUZZ_AFL=1 also AFL++ (tests/fuzz/README.md)

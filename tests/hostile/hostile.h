@@ -1,0 +1,34 @@
+/*
+ * hostile.h - what an attack of the hostile benchmark is (gen_hostile.c's
+ * registry), and the attacks there are, one file each (atk_*.c).
+ */
+#ifndef HOSTILE_HOSTILE_H
+#define HOSTILE_HOSTILE_H
+
+#include "pcapw.h"
+
+struct hostile_run {
+	bool		control;	/* the same size and shape, random
+					 * values instead of crafted ones */
+	uint64_t	scale;		/* units of the attack (packets,
+					 * connections, ... as described) */
+	uint64_t	seed;
+};
+
+struct attack {
+	const char	*name;
+	uint64_t	 default_scale;	/* the benchmark's size */
+	/* imapwatch options for the benchmark run (caps it is judged
+	 * against), space-separated, "" for none */
+	const char	*imapwatch_args;
+	/* stats counters that show what was dropped or bounded, comma-
+	 * separated dotted paths in the stats event's "stats" object */
+	const char	*counters;
+	const char	*description;
+	/* writes the attack (or its control) and the victim session */
+	void		(*generate)(struct pw_file *, const struct hostile_run *);
+};
+
+extern const struct attack atk_syn_flood;
+
+#endif /* HOSTILE_HOSTILE_H */
