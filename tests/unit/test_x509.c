@@ -341,7 +341,8 @@ test_dn_forms(void)
 static void
 test_serial_and_epoch(void)
 {
-	struct spec sp = { .cn = "s", .not_before = "19700101000000Z" };
+	struct spec sp = { .cn = "s", .not_before = "19700101000000Z",
+	    .not_after = "99991231235959Z" };
 	X509 *x = make_cert(&sp), *y;
 	struct json_object *j;
 
@@ -354,6 +355,10 @@ test_serial_and_epoch(void)
 	    th_str(j, "serial"));
 	CHECK(th_get(j, "notbefore") == NULL && th_get(j, "notafter") != NULL,
 	    "a notBefore at the epoch is not written, as Suricata");
+	/* RFC 5280's "no expiry": Suricata's time.rs writes it as is */
+	CHECK(strcmp(th_str(j, "notafter"), "9999-12-31T23:59:59") == 0,
+	    "9999-12-31 written as Suricata writes it (%s)",
+	    th_str(j, "notafter"));
 	json_object_put(j);
 	X509_free(y);
 }
