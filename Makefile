@@ -72,8 +72,20 @@ deps:
 	@pkg-config --exists $(PKGS) 2>/dev/null || true
 	$(call apt_install,$(BUILD_DEBS))
 
+# ECS's field definitions for tests/t_ecs_fields.py: npm's @elastic/ecs at
+# the ECS version we declare (Debian 12's npm package brings node too;
+# a node that came with its own npm is used as it is)
+ECS_NPM = @elastic/ecs@8.11.5
+
 test-deps: deps
 	$(call apt_install,$(TEST_DEBS))
+	@command -v npm >/dev/null 2>&1 || { \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    --no-install-recommends npm >/dev/null || exit 1; }
+	@grep -qs '"version": "8.11.5"' \
+	    build/npm/node_modules/@elastic/ecs/package.json || \
+	  npm install --silent --no-audit --no-fund --prefix build/npm \
+	    $(ECS_NPM) >/dev/null
 
 # ---- build ----
 imapwatch: build/imapwatch

@@ -29,7 +29,8 @@ enum conv {
 	CV_DATASET,	/* "alert" becomes "imapwatch.alert" */
 	CV_STRING,	/* 1 becomes "1" */
 	CV_HEX,		/* "ab:cd" becomes "ABCD" */
-	CV_SAN,		/* "DNS:name" becomes "name" */
+	CV_UTC,		/* "2028-11-28T02:19:48" becomes "...:48Z" */
+	CV_FIRST,	/* a list's first item */
 	CV_USERNAME,	/* user.name, or user.hash with --usernames hash */
 	CV_TLS_VERSION,	/* "TLS 1.2" becomes 1.2 and version_protocol tls */
 };
@@ -53,6 +54,7 @@ static const struct mapping mappings[] = {
 	{ "app_proto", "network.protocol", CV_AS_IS },
 	{ "alert.signature", "rule.name", CV_AS_IS },
 	{ "alert.signature_id", "rule.id", CV_STRING },
+	{ "alert.rev", "rule.version", CV_STRING },
 	{ "alert.category", "rule.category", CV_AS_IS },
 	{ "alert.severity", "event.severity", CV_AS_IS },
 	{ "alert.message", "message", CV_AS_IS },
@@ -69,23 +71,34 @@ static const struct mapping mappings[] = {
 	{ "tls.sni", "tls.client.server_name", CV_AS_IS },
 	{ "tls.ja3.hash", "tls.client.ja3", CV_AS_IS },
 	{ "tls.ja3s.hash", "tls.server.ja3s", CV_AS_IS },
-	{ "tls.alpn.selected", "tls.next_protocol", CV_AS_IS },
+	{ "tls.server_alpns", "tls.next_protocol", CV_FIRST },
 	{ "tls.established", "tls.established", CV_AS_IS },
-	{ "tls.resumed", "tls.resumed", CV_AS_IS },
+	{ "tls.session_resumed", "tls.resumed", CV_AS_IS },
 	{ "tls.subject", "tls.server.x509.subject.distinguished_name",
 	    CV_AS_IS },
 	{ "tls.issuerdn", "tls.server.x509.issuer.distinguished_name",
 	    CV_AS_IS },
 	{ "tls.serial", "tls.server.x509.serial_number", CV_HEX },
-	{ "tls.notbefore", "tls.server.x509.not_before", CV_AS_IS },
-	{ "tls.notafter", "tls.server.x509.not_after", CV_AS_IS },
-	{ "tls.subjectaltname", "tls.server.x509.alternative_names", CV_SAN },
+	{ "tls.notbefore", "tls.server.x509.not_before", CV_UTC },
+	{ "tls.notafter", "tls.server.x509.not_after", CV_UTC },
+	{ "tls.subjectaltname", "tls.server.x509.alternative_names",
+	    CV_AS_IS },
 	{ "tls.key.type", "tls.server.x509.public_key_algorithm", CV_AS_IS },
 	{ "tls.key.bits", "tls.server.x509.public_key_size", CV_AS_IS },
 	{ "tls.signature_algorithm", "tls.server.x509.signature_algorithm",
 	    CV_AS_IS },
 	{ "tls.fingerprint", "tls.server.hash.sha1", CV_HEX },
 	{ "tls.fingerprint_sha256", "tls.server.hash.sha256", CV_HEX },
+	{ "tls.certificate", "tls.server.certificate", CV_AS_IS },
+	{ "tls.chain", "tls.server.certificate_chain", CV_AS_IS },
+	{ "tls.client.subject", "tls.client.x509.subject.distinguished_name",
+	    CV_AS_IS },
+	{ "tls.client.issuerdn", "tls.client.x509.issuer.distinguished_name",
+	    CV_AS_IS },
+	{ "tls.client.serial", "tls.client.x509.serial_number", CV_HEX },
+	{ "tls.client.notbefore", "tls.client.x509.not_before", CV_UTC },
+	{ "tls.client.notafter", "tls.client.x509.not_after", CV_UTC },
+	{ "tls.client.fingerprint", "tls.client.hash.sha1", CV_HEX },
 };
 
 /* ---- dotted paths ---- */
@@ -218,25 +231,14 @@ conv_hex(const char *s)
 	return json_object_new_string(buf);
 }
 
-/* Each "TYPE:value" of subjectaltname without its "TYPE:". */
+/* A certificate date, UTC without a zone, with its "Z". */
 static struct json_object *
-conv_san(struct json_object *list)
+conv_utc(const char *s)
 {
-	struct json_object *out = json_object_new_array(), *e;
-	const char *s, *colon;
-	size_t i, n = json_object_array_length(list);
+	char buf[64];
 
-	if (out == NULL)
-		return NULL;
-	for (i = 0; i < n; i++) {
-		s = json_object_get_string(json_object_array_get_idx(list, i));
-		colon = s != NULL ? strchr(s, ':') : NULL;
-		e = json_object_new_string(colon != NULL ? colon + 1 :
-		    s != NULL ? s : "");
-		if (e != NULL)
-			json_object_array_add(out, e);
-	}
-	return out;
+	snprintf(buf, sizeof(buf), "%sZ", s);
+	return json_object_new_string(buf);
 }
 
 /*
@@ -261,9 +263,12 @@ convert(const struct mapping *m, struct json_object *v, const char **path)
 		return json_object_new_string(s);
 	case CV_HEX:
 		return conv_hex(s);
-	case CV_SAN:
-		return json_object_is_type(v, json_type_array) ?
-		    conv_san(v) : NULL;
+	case CV_UTC:
+		return conv_utc(s);
+	case CV_FIRST:
+		return json_object_is_type(v, json_type_array) &&
+		    json_object_array_length(v) > 0 ? json_object_get(
+		    json_object_array_get_idx(v, 0)) : NULL;
 	case CV_USERNAME:
 		if (iw_cfg.usernames == IW_USERNAMES_HASH)
 			*path = "user.hash";
@@ -274,25 +279,31 @@ convert(const struct mapping *m, struct json_object *v, const char **path)
 	return NULL;
 }
 
-/* "TLS 1.2" gives tls.version "1.2", tls.version_protocol "tls". */
+/*
+ * Suricata's version names as ECS's: "TLS 1.2" gives tls.version "1.2"
+ * and tls.version_protocol "tls", "TLSv1" 1.0, "SSLv3" 3.0 and ssl.
+ */
 static bool
 tls_version(struct json_object *ecs, const char *s)
 {
-	const char *proto;
+	static const struct {
+		const char	*eve, *version, *protocol;
+	} names[] = {
+		{ "SSLv2", "2.0", "ssl" }, { "SSLv3", "3.0", "ssl" },
+		{ "TLSv1", "1.0", "tls" }, { "TLS 1.1", "1.1", "tls" },
+		{ "TLS 1.2", "1.2", "tls" }, { "TLS 1.3", "1.3", "tls" },
+	};
+	size_t i;
 
-	if (strncmp(s, "TLS ", 4) == 0)
-		proto = "tls";
-	else if (strncmp(s, "SSL ", 4) == 0)
-		proto = "ssl";
-	else
-		return false;
-	s += 4;
-	if (strlen(s) != 3 || !isdigit((unsigned char)s[0]) || s[1] != '.' ||
-	    !isdigit((unsigned char)s[2]))
-		return false;
-	set_path(ecs, "tls.version", json_object_new_string(s));
-	set_path(ecs, "tls.version_protocol", json_object_new_string(proto));
-	return true;
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcmp(s, names[i].eve) == 0) {
+			set_path(ecs, "tls.version",
+			    json_object_new_string(names[i].version));
+			set_path(ecs, "tls.version_protocol",
+			    json_object_new_string(names[i].protocol));
+			return true;
+		}
+	return false;
 }
 
 static void

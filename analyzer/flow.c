@@ -188,6 +188,52 @@ state_name(const struct iw_flow *f)
 	return "closed";
 }
 
+/*
+ * Suricata's flow.reason: why the flow record ended, not how the
+ * connection did (that is tcp.state and the flags).  A connection that
+ * closed is reaped when its closed timeout passes, as Suricata's.
+ */
+static const char *
+eve_flow_reason(enum iw_end_reason why)
+{
+	switch (why) {
+	case IW_END_FIN:
+	case IW_END_RST:
+	case IW_END_TIMEOUT:
+		return "timeout";
+	case IW_END_EVICTED:
+		return "forced";
+	case IW_END_SHUTDOWN:
+		return "shutdown";
+	case IW_END_REUSED:
+		return "tcp_reuse";
+	}
+	return "unknown";
+}
+
+/*
+ * Suricata's tcp.state names (StreamTcpStateAsString) for what the
+ * capture showed of the connection at its end.
+ */
+static const char *
+eve_tcp_state(const struct iw_flow *f)
+{
+	uint8_t all = f->dir[0].flags_seen | f->dir[1].flags_seen;
+	bool fin0 = f->dir[0].fin_seen, fin1 = f->dir[1].fin_seen;
+
+	if (all & IW_TH_RST)
+		return "closed";
+	if (fin0 && fin1)
+		return "closed";
+	if (fin0 || fin1)
+		return "fin_wait1";
+	if (f->state != IW_FLOW_NEW || f->midstream)
+		return "established";
+	if (f->dir[0].syn_seen && f->dir[1].syn_seen)
+		return "syn_recv";
+	return f->dir[0].syn_seen || f->dir[1].syn_seen ? "syn_sent" : "none";
+}
+
 static void
 add_u64(struct json_object *o, const char *k, uint64_t v)
 {
@@ -215,6 +261,14 @@ tcp_object(const struct iw_flow *f)
 	    json_object_new_boolean(all & IW_TH_RST));
 	json_object_object_add(o, "midstream",
 	    json_object_new_boolean(f->midstream));
+	json_object_object_add(o, "state",
+	    json_object_new_string(eve_tcp_state(f)));
+	if (f->dir[f->swapped].gaps > 0)
+		json_object_object_add(o, "ts_gap",
+		    json_object_new_boolean(true));
+	if (f->dir[!f->swapped].gaps > 0)
+		json_object_object_add(o, "tc_gap",
+		    json_object_new_boolean(true));
 	return o;
 }
 
@@ -260,7 +314,7 @@ emit_flow_event(const struct iw_flow *f, enum iw_end_reason why)
 	json_object_object_add(fo, "state",
 	    json_object_new_string(state_name(f)));
 	json_object_object_add(fo, "reason",
-	    json_object_new_string(iw_end_reason_name(why)));
+	    json_object_new_string(eve_flow_reason(why)));
 	add_u64(fo, "payload_toserver", f->dir[ts_dir].delivered);
 	add_u64(fo, "payload_toclient", f->dir[tc_dir].delivered);
 	add_u64(fo, "gaps_toserver", f->dir[ts_dir].gaps);
@@ -284,8 +338,7 @@ flow_remove(struct iw_flow *f, enum iw_end_reason why, iw_time now)
 		f->reason = why;
 	iw_tcp_finish(f, f->reason, now > f->last_ts ? f->last_ts : now);
 	if (iw_cfg.flows)
-		emit_flow_event(f, f->state == IW_FLOW_CLOSED ? f->reason :
-		    why);
+		emit_flow_event(f, why);
 	pp = &buckets[f->hash & (nbuckets - 1)];
 	while (*pp != NULL && *pp != f)
 		pp = &(*pp)->hnext;

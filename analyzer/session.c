@@ -618,10 +618,15 @@ iw_alert(struct iw_session *s, enum iw_finding f, int severity,
 	json_object_object_add(ev, "app_proto",
 	    json_object_new_string(s->app ? s->app : "imap"));
 	alert = json_object_new_object();
-	json_object_object_add(alert, "signature",
-	    json_object_new_string(fi->id));
+	/* Suricata's order; a passive sensor allows everything */
+	json_object_object_add(alert, "action",
+	    json_object_new_string("allowed"));
+	json_object_object_add(alert, "gid", json_object_new_int(IW_ALERT_GID));
 	json_object_object_add(alert, "signature_id",
 	    json_object_new_int(fi->signature_id));
+	json_object_object_add(alert, "rev", json_object_new_int(IW_ALERT_REV));
+	json_object_object_add(alert, "signature",
+	    json_object_new_string(fi->id));
 	json_object_object_add(alert, "severity",
 	    json_object_new_int(severity > 0 ? severity : fi->severity));
 	json_object_object_add(alert, "category",
@@ -649,10 +654,7 @@ iw_anomaly(struct iw_session *s, const char *type, const char *event,
 	if (s->app != NULL)
 		json_object_object_add(ev, "app_proto",
 		    json_object_new_string(s->app));
-	an = json_object_new_object();
-	json_object_object_add(an, "type", json_object_new_string(type));
-	json_object_object_add(an, "event", json_object_new_string(event));
-	json_object_object_add(an, "layer", json_object_new_string(layer));
+	an = iw_anomaly_eve(type, event, layer);
 	json_object_object_add(ev, "anomaly", an);
 	iw_event_emit(ev);
 }

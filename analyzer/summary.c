@@ -310,8 +310,8 @@ session_event(struct json_object *ev, const char *type)
 	    str(tls, "version"));
 	add_to_set(&s->cipher[0][0], sizeof(s->cipher[0]), &s->ncipher,
 	    str(tls, "cipher"));
-	if (str(tls, "certificate") != NULL &&
-	    strcmp(str(tls, "certificate"), "encrypted") == 0)
+	if (str(tls, "certificate_status") != NULL &&
+	    strcmp(str(tls, "certificate_status"), "encrypted") == 0)
 		s->tls13_hidden++;
 	add_cert(s, tls);
 }

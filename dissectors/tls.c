@@ -130,6 +130,12 @@ iw_tls_free(struct iw_tls *t)
 	json_object_put(t->groups_offered);
 	json_object_put(t->leaf_json);
 	json_object_put(t->chain_json);
+	json_object_put(t->chain_b64);
+	json_object_put(t->client_leaf);
+	json_object_put(t->ch_ciphers);
+	json_object_put(t->ch_exts);
+	json_object_put(t->ch_sigalgs);
+	json_object_put(t->sh_exts);
 	json_object_put(t->alerts);
 	free(t->ja3);
 	free(t->ja3s);

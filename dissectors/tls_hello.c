@@ -44,6 +44,18 @@ static const uint8_t hrr_random[32] = {
 	0x8c, 0x5e, 0x07, 0x9e, 0x09, 0xe2, 0xc8, 0xa8, 0x33, 0x9c,
 };
 
+/* An integer to one of client_handshake's lists, GREASE left out. */
+static void
+hs_add(struct json_object **list, uint16_t v)
+{
+	if (iw_grease(v))
+		return;
+	if (*list == NULL)
+		*list = json_object_new_array();
+	if (json_object_array_length(*list) < TLS_HS_LIST_MAX)
+		json_object_array_add(*list, json_object_new_int(v));
+}
+
 static void
 list_add(struct json_object **list, struct json_object *v)
 {
@@ -55,16 +67,13 @@ list_add(struct json_object **list, struct json_object *v)
 		json_object_put(v);
 }
 
+/* A version offered, named as tls.version is (Suricata's names). */
 static struct json_object *
 version_json(uint16_t v)
 {
-	char buf[32];
-	const char *n = iw_tls_version_name(v, buf, sizeof(buf));
+	char buf[24];
 
-	if (n != NULL)
-		return json_object_new_string(n);
-	snprintf(buf, sizeof(buf), "0x%04x", v);
-	return json_object_new_string(buf);
+	return json_object_new_string(tls_eve_version(v, buf));
 }
 
 /* ---- ClientHello ---- */
@@ -79,11 +88,12 @@ ch_sni(struct iw_tls *t, struct iw_rd e, struct iw_client_hello_fp *fp)
 	while (rd_left(&list) >= 3) {
 		type = rd_u8(&list);
 		name = rd_sub(&list, rd_u16(&list));
-		if (name.bad || type != 0)
+		if (name.bad || type != 0 || rd_left(&name) == 0)
 			continue;
+		/* the whole name, NUL bytes too: a NUL is an evasion */
 		t->has_sni = true;
-		iw_utf8_sanitize(rd_ptr(&name), rd_left(&name), t->sni,
-		    sizeof(t->sni));
+		t->sni_len = iw_utf8_sanitize(rd_ptr(&name), rd_left(&name),
+		    t->sni, sizeof(t->sni));
 		break;
 	}
 	if (list.bad || e.bad)
@@ -121,6 +131,8 @@ ch_versions(struct iw_tls *t, struct iw_rd e, struct iw_client_hello_fp *fp)
 	fp->versions = list;
 	for (r = list; rd_left(&r) >= 2;) {
 		v = rd_u16(&r);
+		if (t->ch_sv_first == 0 && tls_eve_version_known(v))
+			t->ch_sv_first = v;
 		if (!iw_grease(v))
 			list_add(&t->versions_offered, version_json(v));
 	}
@@ -150,7 +162,7 @@ static void
 ch_extension(struct iw_tls *t, uint16_t type, struct iw_rd e,
     struct iw_client_hello_fp *fp)
 {
-	struct iw_rd copy = e;
+	struct iw_rd copy = e, r;
 
 	switch (type) {
 	case EXT_SNI:
@@ -167,6 +179,8 @@ ch_extension(struct iw_tls *t, uint16_t type, struct iw_rd e,
 		break;
 	case EXT_SIGALGS:
 		fp->sigalgs = rd_sub(&copy, rd_u16(&copy));
+		for (r = fp->sigalgs; rd_left(&r) >= 2;)
+			hs_add(&t->ch_sigalgs, rd_u16(&r));
 		break;
 	case EXT_VERSIONS:
 		ch_versions(t, e, fp);
@@ -191,6 +205,7 @@ ch_suites(struct iw_tls *t, struct iw_rd r)
 		id = rd_u16(&r);
 		if (iw_grease(id))
 			continue;
+		hs_add(&t->ch_ciphers, id);
 		t->n_suites++;
 		if (iw_policy_cipher_weak(id) == 0)
 			continue;
@@ -251,8 +266,10 @@ client_hello(struct iw_tls *t, struct iw_rd m)
 		while (rd_left(&exts) >= 4) {
 			type = rd_u16(&exts);
 			e = rd_sub(&exts, rd_u16(&exts));
-			if (!e.bad)
-				ch_extension(t, type, e, &fp);
+			if (e.bad)
+				continue;
+			hs_add(&t->ch_exts, type);
+			ch_extension(t, type, e, &fp);
 		}
 		if (m.bad || exts.bad || rd_left(&exts) != 0)
 			tls_anomaly(t, TA_CLIENT_HELLO);
@@ -261,6 +278,11 @@ client_hello(struct iw_tls *t, struct iw_rd m)
 	if (t->dropped)
 		return;
 	ch_suites(t, fp.suites);
+	/* Suricata's client_handshake version: the highest of the hello's
+	 * version and the first supported_versions entry it knows */
+	t->ch_hs_version = iw_grease(t->ch_version) ? 0 : t->ch_version;
+	if (t->ch_sv_first > t->ch_hs_version)
+		t->ch_hs_version = t->ch_sv_first;
 	if (t->versions_offered == NULL)
 		list_add(&t->versions_offered, version_json(t->ch_version));
 	ch_fingerprints(t, &fp);
@@ -290,11 +312,14 @@ sh_extensions(struct iw_tls *t, struct iw_rd exts)
 	struct iw_rd e;
 	uint16_t type;
 
+	json_object_put(t->sh_exts);
+	t->sh_exts = NULL;
 	while (rd_left(&exts) >= 4) {
 		type = rd_u16(&exts);
 		e = rd_sub(&exts, rd_u16(&exts));
 		if (e.bad)
 			break;
+		hs_add(&t->sh_exts, type);
 		if (type == EXT_VERSIONS && rd_left(&e) == 2) {
 			t->version = rd_u16(&e);
 			t->version_set = true;
@@ -344,7 +369,7 @@ server_hello(struct iw_tls *t, struct iw_rd m)
 		tls_anomaly(t, TA_SERVER_HELLO);
 		return;
 	}
-	t->version = legacy;
+	t->version = t->sh_legacy = legacy;
 	t->version_set = true;
 	sh_cipher(t, cipher);
 	exts = rd_init(random, 0);
@@ -381,12 +406,19 @@ x509_cost(size_t der_len)
 }
 
 static void
-cert_keep(struct iw_tls *t, X509 *x, size_t index, size_t der_len)
+cert_keep(struct iw_tls *t, X509 *x, size_t index, struct iw_rd der)
 {
-	struct json_object *j = iw_x509_json(x);
+	struct json_object *j = iw_x509_json(x), *b64;
+	size_t der_len = rd_left(&der);
 
+	/* the base64 copy is 4/3 of the DER: within the estimate's 2x */
 	t->x509_charge += x509_cost(der_len);
 	iw_flowmem_charge((int64_t)x509_cost(der_len));
+
+	if (t->chain_b64 == NULL)
+		t->chain_b64 = json_object_new_array();
+	if ((b64 = iw_x509_base64(rd_ptr(&der), der_len)) != NULL)
+		json_object_array_add(t->chain_b64, b64);
 
 	if (t->chain_json == NULL)
 		t->chain_json = json_object_new_array();
@@ -437,10 +469,34 @@ tls_certificates(struct iw_tls *t, struct iw_rd list, bool sslv2)
 				return;
 			continue;
 		}
-		cert_keep(t, x, i, rd_left(&der));
+		cert_keep(t, x, i, der);
 	}
 	if (t->leaf != NULL)
 		tls_cert_findings(t);
+}
+
+/*
+ * The client's first certificate, sent in the clear (TLS <= 1.2): its
+ * description is tls.client, as Suricata's.  An empty list is a client
+ * declining to authenticate.
+ */
+static void
+client_certificate(struct iw_tls *t, struct iw_rd m)
+{
+	struct iw_rd list = rd_sub(&m, rd_u24(&m)), der;
+	X509 *x;
+
+	t->client_cert = true;
+	if (t->client_leaf != NULL || list.bad || rd_left(&list) == 0)
+		return;
+	der = rd_sub(&list, rd_u24(&list));
+	if (der.bad || (x = iw_x509_parse(rd_ptr(&der), rd_left(&der))) ==
+	    NULL) {
+		tls_anomaly(t, TA_CERTIFICATE);
+		return;
+	}
+	t->client_leaf = iw_x509_json(x);
+	X509_free(x);
 }
 
 static void
@@ -448,12 +504,14 @@ certificate(struct iw_tls *t, enum iw_dir dir, struct iw_rd m)
 {
 	struct iw_rd list;
 
+	if (tls13(t)) {
+		t->client_cert |= dir == IW_TO_SERVER;
+		return;		/* encrypted: never seen in the clear */
+	}
 	if (dir == IW_TO_SERVER) {
-		t->client_cert = true;
+		client_certificate(t, m);
 		return;
 	}
-	if (tls13(t))
-		return;		/* encrypted: never seen in the clear */
 	list = rd_sub(&m, rd_u24(&m));
 	if (list.bad || rd_left(&m) != 0) {
 		tls_anomaly(t, TA_CERTIFICATE);

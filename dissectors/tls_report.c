@@ -39,20 +39,59 @@ copy_field(struct json_object *dst, struct json_object *src, const char *k)
 
 /* ---- the pieces of evidence ---- */
 
+/*
+ * Suricata's names of versions (rust/src/tls_version.rs): "SSLv3",
+ * "TLSv1", then "TLS 1.1" ... with a space, drafts "TLS 1.3 draft-NN",
+ * "UNDETERMINED" for none, and the number in decimal for any other.
+ */
+static const struct {
+	uint16_t	 v;
+	const char	*name;
+} eve_versions[] = {
+	{ 0x0002, "SSLv2" }, { 0x0200, "SSLv2" }, { 0x0300, "SSLv3" },
+	{ 0x0301, "TLSv1" }, { 0x0302, "TLS 1.1" }, { 0x0303, "TLS 1.2" },
+	{ 0x0304, "TLS 1.3" }, { 0x7f01, "TLS 1.3 draft-<16" },
+	{ 0xfb14, "TLS 1.3 draft-20-fb" }, { 0xfb15, "TLS 1.3 draft-21-fb" },
+	{ 0xfb16, "TLS 1.3 draft-22-fb" }, { 0xfb17, "TLS 1.3 draft-23-fb" },
+	{ 0xfb1a, "TLS 1.3 draft-26-fb" },
+};
+
+const char *
+tls_eve_version(uint16_t v, char buf[24])
+{
+	size_t i;
+
+	if (v == 0)
+		return "UNDETERMINED";
+	for (i = 0; i < sizeof(eve_versions) / sizeof(eve_versions[0]); i++)
+		if (eve_versions[i].v == v)
+			return eve_versions[i].name;
+	if (v >= 0x7f10 && v <= 0x7f1c)
+		snprintf(buf, 24, "TLS 1.3 draft-%u", v & 0xff);
+	else
+		snprintf(buf, 24, "%u", v);
+	return buf;
+}
+
+bool
+tls_eve_version_known(uint16_t v)
+{
+	char buf[24];
+
+	if (v == 0 || v == 0x0002 || v == 0x0200)
+		return false;
+	return tls_eve_version(v, buf) != buf || (v >= 0x7f10 && v <= 0x7f1c);
+}
+
+/* The server's version, else the client's, as Suricata logs it. */
 static void
 add_version(const struct iw_tls *t, struct json_object *o)
 {
-	char buf[32];
-	const char *n;
+	uint16_t v = t->version_set ? t->version :
+	    t->ch_sv_first != 0 ? t->ch_sv_first : t->ch_version;
+	char buf[24];
 
-	if (!t->version_set)
-		return;
-	n = iw_tls_version_name(t->version, buf, sizeof(buf));
-	if (n == NULL) {
-		snprintf(buf, sizeof(buf), "0x%04x", t->version);
-		n = buf;
-	}
-	add_str(o, "version", n);
+	add_str(o, "version", tls_eve_version(v, buf));
 }
 
 static void
@@ -75,11 +114,13 @@ add_cipher(const struct iw_tls *t, struct json_object *o)
 	add_str(o, "cipher_id", id);
 }
 
+/* The whole name, a NUL byte as \u0000 (Suricata 8 writes the bytes). */
 static void
 add_sni(const struct iw_tls *t, struct json_object *o)
 {
 	if (t->has_sni)
-		json_object_object_add(o, "sni", iw_json_str(t->sni));
+		json_object_object_add(o, "sni",
+		    iw_json_bytes(t->sni, t->sni_len));
 }
 
 static struct json_object *
@@ -87,7 +128,10 @@ name_check_json(const struct iw_tls *t)
 {
 	struct json_object *o = json_object_new_object();
 
-	if (t->check_name != NULL)
+	if (t->check_name == t->sni)
+		json_object_object_add(o, "name", iw_json_bytes(t->sni,
+		    t->sni_len));
+	else if (t->check_name != NULL)
 		json_object_object_add(o, "name", iw_json_str(t->check_name));
 	add_str(o, "source", t->check_source ? t->check_source : "none");
 	add_str(o, "result", t->check_result ? t->check_result : "unchecked");
@@ -249,6 +293,12 @@ tls_name_check(struct iw_tls *t)
 		t->check_result = "unchecked";
 		return;
 	}
+	/* no certificate name holds a NUL: "a.example\0.evil" is not
+	 * "a.example", whatever a C string of it says */
+	if (t->check_name == t->sni && memchr(t->sni, '\0', t->sni_len)) {
+		t->check_result = "mismatch";
+		return;
+	}
 	r = iw_x509_check_name(t->leaf, t->check_name);
 	t->check_result = r == 1 ? "match" : r == 0 ? "mismatch" :
 	    "unchecked";
@@ -389,8 +439,9 @@ add_fingerprints(const struct iw_tls *t, struct json_object *o)
 		add_str(o, "ja4", t->ja4);
 }
 
+/* Our summary of the ClientHello (Suricata's is client_handshake). */
 static void
-add_client(const struct iw_tls *t, struct json_object *o)
+add_client_hello(const struct iw_tls *t, struct json_object *o)
 {
 	struct json_object *c;
 
@@ -410,22 +461,73 @@ add_client(const struct iw_tls *t, struct json_object *o)
 	if (t->ch_sslv2)
 		json_object_object_add(c, "sslv2_hello",
 		    json_object_new_boolean(true));
-	json_object_object_add(o, "client", c);
+	json_object_object_add(o, "client_hello", c);
 }
 
 static void
+add_list(struct json_object *o, const char *k, struct json_object *list)
+{
+	if (list != NULL && json_object_array_length(list) > 0)
+		json_object_object_add(o, k, json_object_get(list));
+}
+
+/*
+ * Suricata's client_handshake and server_handshake (rust/src/handshake.rs):
+ * versions as tls.version names (left out when Suricata's table has no
+ * name), suites, extension types and signature algorithms as integers in
+ * the hello's order, GREASE left out, empty lists left out.
+ */
+static void
+add_handshakes(const struct iw_tls *t, struct json_object *o)
+{
+	struct json_object *h;
+	char buf[24];
+
+	if (t->n_ch > 0 && !t->ch_sslv2) {
+		h = json_object_new_object();
+		if (tls_eve_version_known(t->ch_hs_version))
+			add_str(h, "version", tls_eve_version(t->ch_hs_version,
+			    buf));
+		add_list(h, "ciphers", t->ch_ciphers);
+		add_list(h, "exts", t->ch_exts);
+		add_list(h, "sig_algs", t->ch_sigalgs);
+		json_object_object_add(o, "client_handshake", h);
+	}
+	if (t->sh_seen && !t->sslv2) {
+		h = json_object_new_object();
+		if (tls_eve_version_known(t->sh_legacy))
+			add_str(h, "version", tls_eve_version(t->sh_legacy,
+			    buf));
+		json_object_object_add(h, "cipher",
+		    json_object_new_int(t->cipher));
+		add_list(h, "exts", t->sh_exts);
+		json_object_object_add(o, "server_handshake", h);
+	}
+}
+
+/* client_alpns and server_alpns: empty names are not written. */
+static void
 add_alpn(const struct iw_tls *t, struct json_object *o)
 {
-	struct json_object *a;
+	struct json_object *a, *v;
+	size_t i, n;
 
-	if (t->alpn_offered == NULL && !t->alpn_sel_set)
-		return;
-	a = json_object_new_object();
-	json_object_object_add(a, "offered", t->alpn_offered ?
-	    json_object_get(t->alpn_offered) : json_object_new_array());
-	if (t->alpn_sel_set)
-		add_str(a, "selected", t->alpn_sel);
-	json_object_object_add(o, "alpn", a);
+	n = t->alpn_offered ? json_object_array_length(t->alpn_offered) : 0;
+	a = json_object_new_array();
+	for (i = 0; i < n; i++) {
+		v = json_object_array_get_idx(t->alpn_offered, i);
+		if (json_object_get_string_len(v) > 0)
+			json_object_array_add(a, json_object_get(v));
+	}
+	if (json_object_array_length(a) > 0)
+		json_object_object_add(o, "client_alpns", a);
+	else
+		json_object_put(a);
+	if (t->alpn_sel_set && t->alpn_sel[0] != '\0') {
+		a = json_object_new_array();
+		json_object_array_add(a, iw_json_str(t->alpn_sel));
+		json_object_object_add(o, "server_alpns", a);
+	}
 }
 
 static void
@@ -445,6 +547,25 @@ add_kx(const struct iw_tls *t, struct json_object *o)
 	json_object_object_add(o, "key_exchange", k);
 }
 
+/* Whether the leaf certificate was seen, and if not why not. */
+static const char *
+certificate_status(const struct iw_tls *t)
+{
+	if (t->leaf != NULL)
+		return "clear";
+	if (t->resumed)
+		return "resumed";
+	if (tls13(t) && t->sh_seen)
+		return "encrypted";
+	return "absent";
+}
+
+/*
+ * The leaf's fields at the top (Suricata's names and forms, and ours
+ * beside them), the leaf and the chain as base64 DER as Suricata writes
+ * tls.certificate and tls.chain, and our description of each
+ * certificate in chain_details.
+ */
 static void
 add_certificate(struct iw_tls *t, struct json_object *o)
 {
@@ -457,12 +578,36 @@ add_certificate(struct iw_tls *t, struct json_object *o)
 		    json_object_iter_next(&it))
 			json_object_object_add(o, json_object_iter_peek_name(&it),
 			    json_object_get(json_object_iter_peek_value(&it)));
-		json_object_object_add(o, "chain",
+		if (t->chain_b64 != NULL &&
+		    json_object_array_length(t->chain_b64) > 0) {
+			json_object_object_add(o, "certificate", json_object_get(
+			    json_object_array_get_idx(t->chain_b64, 0)));
+			json_object_object_add(o, "chain",
+			    json_object_get(t->chain_b64));
+		}
+		json_object_object_add(o, "chain_details",
 		    json_object_get(t->chain_json));
-	} else if (tls13(t) && t->sh_seen)
-		add_str(o, "certificate", "encrypted");
+	}
+	add_str(o, "certificate_status", certificate_status(t));
 	tls_name_check(t);
 	json_object_object_add(o, "name_check", name_check_json(t));
+}
+
+/* Suricata's tls.client: the client's certificate, when one was seen. */
+static void
+add_client_certificate(const struct iw_tls *t, struct json_object *o)
+{
+	static const char *const keys[] = { "subject", "issuerdn",
+	    "fingerprint", "serial", "notbefore", "notafter" };
+	struct json_object *c;
+	size_t i;
+
+	if (t->client_leaf == NULL)
+		return;
+	c = json_object_new_object();
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		copy_field(c, t->client_leaf, keys[i]);
+	json_object_object_add(o, "client", c);
 }
 
 static struct json_object *
@@ -477,10 +622,15 @@ tls_object(struct iw_tls *t)
 	add_fingerprints(t, o);
 	add_certificate(t, o);
 	add_kx(t, o);
-	add_client(t, o);
+	add_client_hello(t, o);
+	add_handshakes(t, o);
+	add_client_certificate(t, o);
+	/* Suricata marks TLS that began inside another protocol */
+	if (t->origin == IW_TLS_STARTTLS)
+		add_str(o, "from_proto", "imap");
 	json_object_object_add(o, "established",
 	    json_object_new_boolean(t->established));
-	json_object_object_add(o, "resumed",
+	json_object_object_add(o, "session_resumed",
 	    json_object_new_boolean(t->resumed));
 	if (t->hrr)
 		json_object_object_add(o, "hello_retry_request",

@@ -23,6 +23,8 @@
 /* Bounds on what one certificate puts in an event. */
 #define NAME_MAX_LEN	1024
 #define SAN_MAX		500
+#define SAN_TEXT_MAX	1024
+#define SERIAL_MAX	1024	/* RFC 5280 says 20 */
 
 /*
  * Servers present the same certificates session after session, and
@@ -126,29 +128,260 @@ iw_x509_parse(const uint8_t *der, size_t len)
 	return x;
 }
 
-void
+/*
+ * Names as Suricata's EVE writes them (rust/src/x509 through x509-parser
+ * 0.16's X509Name Display): the RDNs in certificate order joined by ", ",
+ * the attributes of a multi-valued RDN joined by " + ", each "NAME=value".
+ * NAME is x509-parser's abbreviation, else oid-registry 0.7's short name,
+ * else "OID(dotted)".  A string is written as its bytes (BMPString from
+ * UTF-16), any other type as upper-case hex of its content; a string that
+ * is not UTF-8 makes the whole name x509-parser's error text.
+ */
+struct dn_attr {
+	const char	*oid;
+	const char	*name;
+};
+
+static const struct dn_attr dn_attrs[] = {
+	/* x509-parser's abbreviations */
+	{ "2.5.4.3", "CN" }, { "2.5.4.6", "C" }, { "2.5.4.7", "L" },
+	{ "2.5.4.8", "ST" }, { "2.5.4.10", "O" }, { "2.5.4.11", "OU" },
+	{ "0.9.2342.19200300.100.1.25", "DC" },
+	{ "1.2.840.113549.1.9.1", "Email" },
+	/* oid-registry's short names (x509 and pkcs9 sets) */
+	{ "2.5.4", "x509" }, { "2.5.4.0", "objectClass" },
+	{ "2.5.4.1", "aliasedEntryName" }, { "2.5.4.2", "knowledgeInformation" },
+	{ "2.5.4.4", "surname" }, { "2.5.4.5", "serialNumber" },
+	{ "2.5.4.9", "streetAddress" }, { "2.5.4.12", "title" },
+	{ "2.5.4.13", "description" }, { "2.5.4.14", "searchGuide" },
+	{ "2.5.4.15", "businessCategory" }, { "2.5.4.16", "postalAddress" },
+	{ "2.5.4.17", "postalCode" }, { "2.5.4.41", "name" },
+	{ "2.5.4.42", "givenName" }, { "2.5.4.43", "initials" },
+	{ "2.5.4.44", "generationQualifier" },
+	{ "2.5.4.45", "uniqueIdentifier" }, { "2.5.4.46", "dnQualifier" },
+	{ "0.9.2342.19200300.100.1.1", "uid" },
+	{ "1.3.6.1.4.1.311.60.2.1.1", "msJurisdictionLocality" },
+	{ "1.3.6.1.4.1.311.60.2.1.2", "msJurisdictionStateOrProvince" },
+	{ "1.3.6.1.4.1.311.60.2.1.3", "msJurisdictionCountry" },
+	{ "1.2.840.113549.1.9.2", "unstructuredName" },
+	{ "1.2.840.113549.1.9.3", "contentType" },
+	{ "1.2.840.113549.1.9.4", "id-messageDigest" },
+	{ "1.2.840.113549.1.9.5", "signing-time" },
+	{ "1.2.840.113549.1.9.7", "challengePassword" },
+	{ "1.2.840.113549.1.9.14", "extensionRequest" },
+	{ "1.2.840.113549.1.9.15", "smimeCapabilities" },
+	{ "1.2.840.113549.1.9.20", "friendlyName" },
+};
+
+#define DN_ERROR	"<X509Error: Invalid X.509 name>"
+
+/* A bounded output: what does not fit is cut at a character boundary. */
+struct out {
+	char	*p;
+	size_t	 len, cap;
+	bool	 full;
+};
+
+static void
+out_bytes(struct out *o, const void *p, size_t n)
+{
+	if (o->full)
+		return;
+	if (n >= o->cap - o->len) {
+		/* what fits; utf8_trim ends it on a character */
+		n = o->cap - o->len - 1;
+		o->full = true;
+	}
+	memcpy(o->p + o->len, p, n);
+	o->len += n;
+	o->p[o->len] = '\0';
+}
+
+static void
+out_str(struct out *o, const char *s)
+{
+	out_bytes(o, s, strlen(s));
+}
+
+static void
+out_hex_upper(struct out *o, const uint8_t *p, size_t n)
+{
+	static const char hx[] = "0123456789ABCDEF";
+	char two[2];
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		two[0] = hx[p[i] >> 4];
+		two[1] = hx[p[i] & 15];
+		out_bytes(o, two, 2);
+	}
+}
+
+static bool
+utf8_valid(const uint8_t *p, size_t n)
+{
+	char *tmp;
+	bool ok;
+
+	if ((tmp = malloc(n * 3 + 1)) == NULL)
+		return false;
+	ok = iw_utf8_sanitize(p, n, tmp, n * 3 + 1) == n &&
+	    memcmp(tmp, p, n) == 0;
+	free(tmp);
+	return ok;
+}
+
+/* UTF-16BE to UTF-8 as Rust's String::from_utf16: false if malformed. */
+static bool
+out_bmp(struct out *o, const uint8_t *p, size_t n)
+{
+	unsigned char u[4];
+	uint32_t c, lo;
+	size_t i;
+
+	if (n % 2 != 0)
+		return false;
+	for (i = 0; i < n; i += 2) {
+		c = (uint32_t)p[i] << 8 | p[i + 1];
+		if (c >= 0xdc00 && c <= 0xdfff)
+			return false;
+		if (c >= 0xd800 && c <= 0xdbff) {
+			if (i + 3 >= n)
+				return false;
+			lo = (uint32_t)p[i + 2] << 8 | p[i + 3];
+			if (lo < 0xdc00 || lo > 0xdfff)
+				return false;
+			c = 0x10000 + ((c - 0xd800) << 10) + (lo - 0xdc00);
+			i += 2;
+		}
+		if (c < 0x80) {
+			u[0] = (unsigned char)c;
+			out_bytes(o, u, 1);
+		} else if (c < 0x800) {
+			u[0] = (unsigned char)(0xc0 | c >> 6);
+			u[1] = (unsigned char)(0x80 | (c & 0x3f));
+			out_bytes(o, u, 2);
+		} else if (c < 0x10000) {
+			u[0] = (unsigned char)(0xe0 | c >> 12);
+			u[1] = (unsigned char)(0x80 | ((c >> 6) & 0x3f));
+			u[2] = (unsigned char)(0x80 | (c & 0x3f));
+			out_bytes(o, u, 3);
+		} else {
+			u[0] = (unsigned char)(0xf0 | c >> 18);
+			u[1] = (unsigned char)(0x80 | ((c >> 12) & 0x3f));
+			u[2] = (unsigned char)(0x80 | ((c >> 6) & 0x3f));
+			u[3] = (unsigned char)(0x80 | (c & 0x3f));
+			out_bytes(o, u, 4);
+		}
+	}
+	return true;
+}
+
+/* The content octets of a value OpenSSL kept whole (tag and length). */
+static void
+out_other(struct out *o, const ASN1_STRING *s)
+{
+	const unsigned char *p = ASN1_STRING_get0_data(s), *start = p;
+	long len = 0;
+	int tag, cls, n = ASN1_STRING_length(s);
+
+	if ((ASN1_get_object(&p, &len, &tag, &cls, n) & 0x80) != 0 ||
+	    len < 0 || len > n - (p - start)) {
+		out_hex_upper(o, start, (size_t)n);
+		return;
+	}
+	out_hex_upper(o, p, (size_t)len);
+}
+
+static bool
+dn_value(struct out *o, const ASN1_STRING *s)
+{
+	const uint8_t *p = ASN1_STRING_get0_data(s);
+	size_t n = (size_t)ASN1_STRING_length(s);
+
+	switch (ASN1_STRING_type(s)) {
+	case V_ASN1_NUMERICSTRING: case V_ASN1_VISIBLESTRING:
+	case V_ASN1_PRINTABLESTRING: case V_ASN1_GENERALSTRING:
+	case V_ASN1_OBJECT_DESCRIPTOR: case V_ASN1_GRAPHICSTRING:
+	case V_ASN1_T61STRING: case V_ASN1_VIDEOTEXSTRING:
+	case V_ASN1_UTF8STRING: case V_ASN1_IA5STRING:
+		if (!utf8_valid(p, n))
+			return false;
+		out_bytes(o, p, n);
+		return true;
+	case V_ASN1_BMPSTRING:
+		return out_bmp(o, p, n);
+	case V_ASN1_OTHER: case V_ASN1_SEQUENCE: case V_ASN1_SET:
+		out_other(o, s);
+		return true;
+	default:
+		out_hex_upper(o, p, n);
+		return true;
+	}
+}
+
+/* n, or less so that a name cut at the bound ends on a character. */
+static size_t
+utf8_trim(const char *p, size_t n)
+{
+	size_t i = n, need;
+	unsigned char lead;
+
+	while (i > 0 && n - i < 3 && ((unsigned char)p[i - 1] & 0xc0) == 0x80)
+		i--;
+	if (i == 0 || (lead = (unsigned char)p[i - 1]) < 0x80)
+		return n;
+	need = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : 2;
+	return n - (i - 1) >= need ? n : i - 1;
+}
+
+static void
+dn_attr_name(struct out *o, const ASN1_OBJECT *obj)
+{
+	char oid[128];
+	size_t i;
+
+	if (OBJ_obj2txt(oid, sizeof(oid), obj, 1) <= 0)
+		oid[0] = '\0';
+	for (i = 0; i < sizeof(dn_attrs) / sizeof(dn_attrs[0]); i++)
+		if (strcmp(dn_attrs[i].oid, oid) == 0) {
+			out_str(o, dn_attrs[i].name);
+			return;
+		}
+	out_str(o, "OID(");
+	out_str(o, oid);
+	out_str(o, ")");
+}
+
+size_t
 iw_x509_name(const X509_NAME *name, char *buf, size_t len)
 {
-	/* RFC 2253 order and escaping, but UTF-8 kept as UTF-8 rather than
-	 * \XX escapes, so names read as they were written */
-	unsigned long flags = XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB;
-	BIO *b = BIO_new(BIO_s_mem());
-	char *p;
-	long n;
+	struct out o = { buf, 0, len, false };
+	const X509_NAME_ENTRY *e;
+	int i, n, set = -1;
 
 	if (len == 0)
-		return;
+		return 0;
 	buf[0] = '\0';
-	if (b == NULL || name == NULL) {
-		BIO_free(b);
-		return;
+	n = name != NULL ? X509_NAME_entry_count(name) : 0;
+	for (i = 0; i < n; i++) {
+		e = X509_NAME_get_entry(name, i);
+		if (i > 0)
+			out_str(&o, X509_NAME_ENTRY_set(e) == set ? " + " :
+			    ", ");
+		set = X509_NAME_ENTRY_set(e);
+		dn_attr_name(&o, X509_NAME_ENTRY_get_object(e));
+		out_str(&o, "=");
+		if (!dn_value(&o, X509_NAME_ENTRY_get_data(e))) {
+			o.len = 0;
+			o.full = false;
+			out_str(&o, DN_ERROR);
+			break;
+		}
 	}
-	if (X509_NAME_print_ex(b, name, 0, flags) >= 0) {
-		n = BIO_get_mem_data(b, &p);
-		if (n > 0)
-			iw_utf8_sanitize((const uint8_t *)p, (size_t)n, buf, len);
-	}
-	BIO_free(b);
+	o.len = utf8_trim(buf, o.len);
+	buf[o.len] = '\0';
+	return o.len;
 }
 
 /* Days since 1970-01-01 of a civil date (H. Hinnant's algorithm). */
@@ -323,69 +556,125 @@ add_hex_digest(struct json_object *o, const char *k, X509 *x,
 	add_str(o, k, s);
 }
 
-/* The serial as EVE writes it: upper-case hex bytes joined by ':'. */
+/*
+ * The serial as Suricata writes it: the DER INTEGER's content octets
+ * (a leading 00 of a positive number with its top bit set included) in
+ * upper-case hex joined by ':'.
+ */
 static void
 add_serial(struct json_object *o, X509 *x)
 {
 	static const char hx[] = "0123456789ABCDEF";
 	const ASN1_INTEGER *ai = X509_get0_serialNumber(x);
-	char s[3 * 64 + 1];
-	int i, n;
+	unsigned char *der = NULL;
+	const unsigned char *p;
+	char s[3 * SERIAL_MAX + 1];
+	long clen = 0;
+	int tag, cls, n, i;
 
-	if (ai == NULL)
+	if (ai == NULL || (n = i2d_ASN1_INTEGER(ai, &der)) <= 0)
 		return;
-	n = ASN1_STRING_length(ai);
-	if (n > 64)
-		n = 64;
-	for (i = 0; i < n; i++) {
-		s[3 * i] = hx[ASN1_STRING_get0_data(ai)[i] >> 4];
-		s[3 * i + 1] = hx[ASN1_STRING_get0_data(ai)[i] & 15];
-		s[3 * i + 2] = ':';
+	p = der;
+	if ((ASN1_get_object(&p, &clen, &tag, &cls, n) & 0x80) == 0 &&
+	    clen > 0) {
+		if (clen > SERIAL_MAX)
+			clen = SERIAL_MAX;
+		for (i = 0; i < clen; i++) {
+			s[3 * i] = hx[p[i] >> 4];
+			s[3 * i + 1] = hx[p[i] & 15];
+			s[3 * i + 2] = ':';
+		}
+		s[3 * clen - 1] = '\0';
+		add_str(o, "serial", s);
 	}
-	s[n ? 3 * n - 1 : 0] = '\0';
-	add_str(o, "serial", s);
+	OPENSSL_free(der);
 }
 
+/*
+ * "2028-11-28T02:19:48": UTC without a zone, as Suricata writes
+ * certificate dates; like Suricata, none for the epoch itself (its
+ * "not set").
+ */
 static void
 add_date(struct json_object *o, const char *k, const ASN1_TIME *t)
 {
 	char buf[IW_TSLEN];
 	int64_t e;
+	size_t n;
 
-	if (iw_asn1_time_epoch(t, &e))
-		add_str(o, k, iw_format_date(e, buf));
+	if (!iw_asn1_time_epoch(t, &e) || e == 0)
+		return;
+	iw_format_date(e, buf);
+	n = strlen(buf);
+	if (n > 0 && buf[n - 1] == 'Z')
+		buf[n - 1] = '\0';
+	add_str(o, k, buf);
 }
 
-/* One GENERAL_NAME as "DNS:...", "IP:...", "email:..."; false if other. */
-static bool
+/*
+ * One GENERAL_NAME as Suricata writes it (x509-parser 0.16): DNS names
+ * and URIs bare, an IP address as Rust prints a byte slice
+ * ("[10, 77, 0, 1]"), the other kinds as x509-parser's Display
+ * ("RFC822Name(a@b)", "DirectoryName(CN=x)", "OtherName(oid, [...])").
+ */
+static size_t
 san_text(const GENERAL_NAME *gn, char *buf, size_t len)
 {
-	const ASN1_STRING *s;
-	const char *pfx;
-	char ip[INET6_ADDRSTRLEN], raw[256];
-	int n;
+	struct out o = { buf, 0, len, false };
+	const ASN1_STRING *s = NULL;
+	const char *wrap = NULL;
+	char oid[128], num[8];
+	int i, n;
 
+	buf[0] = '\0';
 	switch (gn->type) {
-	case GEN_DNS:	pfx = "DNS:"; s = gn->d.dNSName; break;
-	case GEN_EMAIL:	pfx = "email:"; s = gn->d.rfc822Name; break;
-	case GEN_URI:	pfx = "URI:"; s = gn->d.uniformResourceIdentifier;
-			break;
+	case GEN_DNS:	s = gn->d.dNSName; break;
+	case GEN_URI:	s = gn->d.uniformResourceIdentifier; break;
+	case GEN_EMAIL:	s = gn->d.rfc822Name; wrap = "RFC822Name("; break;
 	case GEN_IPADD:
 		s = gn->d.iPAddress;
+		out_str(&o, "[");
 		n = ASN1_STRING_length(s);
-		if ((n != 4 && n != 16) || inet_ntop(n == 4 ? AF_INET :
-		    AF_INET6, ASN1_STRING_get0_data(s), ip, sizeof(ip)) == NULL)
-			return false;
-		snprintf(buf, len, "IP:%s", ip);
-		return true;
+		for (i = 0; i < n; i++) {
+			snprintf(num, sizeof(num), "%s%u", i ? ", " : "",
+			    ASN1_STRING_get0_data(s)[i]);
+			out_str(&o, num);
+		}
+		out_str(&o, "]");
+		return o.len;
+	case GEN_DIRNAME:
+		out_str(&o, "DirectoryName(");
+		o.len += iw_x509_name(gn->d.directoryName, buf + o.len,
+		    len - o.len - 1);
+		out_str(&o, ")");
+		return o.len;
+	case GEN_OTHERNAME:
+		OBJ_obj2txt(oid, sizeof(oid), gn->d.otherName->type_id, 1);
+		out_str(&o, "OtherName(");
+		out_str(&o, oid);
+		out_str(&o, ", [...])");
+		return o.len;
+	case GEN_RID:
+		OBJ_obj2txt(oid, sizeof(oid), gn->d.registeredID, 1);
+		out_str(&o, "RegisteredID(");
+		out_str(&o, oid);
+		out_str(&o, ")");
+		return o.len;
+	case GEN_X400:
+		out_str(&o, "X400Address(<unparsed>)");
+		return o.len;
+	case GEN_EDIPARTY:
+		out_str(&o, "EDIPartyName(<unparsed>)");
+		return o.len;
 	default:
-		return false;
+		return 0;
 	}
-	n = ASN1_STRING_length(s);
-	iw_utf8_sanitize(ASN1_STRING_get0_data(s), (size_t)n, raw,
-	    sizeof(raw));
-	snprintf(buf, len, "%s%s", pfx, raw);
-	return true;
+	if (wrap != NULL)
+		out_str(&o, wrap);
+	out_bytes(&o, ASN1_STRING_get0_data(s), (size_t)ASN1_STRING_length(s));
+	if (wrap != NULL)
+		out_str(&o, ")");
+	return utf8_trim(buf, o.len);
 }
 
 static void
@@ -393,8 +682,9 @@ add_sans(struct json_object *o, X509 *x)
 {
 	GENERAL_NAMES *gens;
 	struct json_object *arr;
-	char buf[300];
-	int i, n, added = 0;
+	char buf[SAN_TEXT_MAX];
+	int i, n;
+	size_t len;
 
 	gens = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
 	if (gens == NULL)
@@ -402,19 +692,21 @@ add_sans(struct json_object *o, X509 *x)
 	arr = json_object_new_array();
 	n = sk_GENERAL_NAME_num(gens);
 	for (i = 0; i < n; i++) {
-		if (added == SAN_MAX) {
+		if (i == SAN_MAX) {
 			json_object_object_add(o, "subjectaltname_truncated",
 			    json_object_new_int(n));
 			break;
 		}
-		if (san_text(sk_GENERAL_NAME_value(gens, i), buf,
-		    sizeof(buf))) {
-			json_object_array_add(arr, iw_json_str(buf));
-			added++;
-		}
+		len = san_text(sk_GENERAL_NAME_value(gens, i), buf,
+		    sizeof(buf));
+		json_object_array_add(arr, iw_json_bytes(buf, len));
 	}
 	GENERAL_NAMES_free(gens);
-	json_object_object_add(o, "subjectaltname", arr);
+	/* Suricata writes no list for a certificate without names */
+	if (json_object_array_length(arr) > 0)
+		json_object_object_add(o, "subjectaltname", arr);
+	else
+		json_object_put(arr);
 }
 
 static void
@@ -456,11 +748,12 @@ x509_describe(X509 *x)
 {
 	struct json_object *o = json_object_new_object();
 	char name[NAME_MAX_LEN];
+	size_t n;
 
-	iw_x509_name(X509_get_subject_name(x), name, sizeof(name));
-	add_str(o, "subject", name);
-	iw_x509_name(X509_get_issuer_name(x), name, sizeof(name));
-	add_str(o, "issuerdn", name);
+	n = iw_x509_name(X509_get_subject_name(x), name, sizeof(name));
+	json_object_object_add(o, "subject", iw_json_bytes(name, n));
+	n = iw_x509_name(X509_get_issuer_name(x), name, sizeof(name));
+	json_object_object_add(o, "issuerdn", iw_json_bytes(name, n));
 	add_serial(o, x);
 	add_date(o, "notbefore", X509_get0_notBefore(x));
 	add_date(o, "notafter", X509_get0_notAfter(x));
@@ -471,6 +764,22 @@ x509_describe(X509 *x)
 	json_object_object_add(o, "self_signed",
 	    json_object_new_boolean(iw_x509_self_signed(x)));
 	return o;
+}
+
+/* Standard base64 with padding, no line breaks (Suricata's tls.chain). */
+struct json_object *
+iw_x509_base64(const uint8_t *der, size_t len)
+{
+	struct json_object *j;
+	unsigned char *b;
+	int n;
+
+	if (len > 1024 * 1024 || (b = malloc(4 * ((len + 2) / 3) + 1)) == NULL)
+		return NULL;
+	n = EVP_EncodeBlock(b, der, (int)len);
+	j = json_object_new_string_len((const char *)b, n);
+	free(b);
+	return j;
 }
 
 /* ---- chain validation ---- */

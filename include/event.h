@@ -31,6 +31,14 @@ void iw_event_emit(struct json_object *event);
  */
 struct json_object *iw_ecs_event(struct json_object *eve);
 
+/*
+ * The anomaly object of an anomaly event in Suricata's terms (type,
+ * event, layer, app_proto) with our kind beside them, from our type
+ * (stream, applayer), kind and layer (tcp, imap, tls): analyzer/anomaly_eve.c.
+ */
+struct json_object *iw_anomaly_eve(const char *type, const char *event,
+    const char *layer);
+
 /* With IW_EVENT_LOG=DIR in the environment (make test), the line is also
  * appended to DIR/<program>-<pid>.ndjson; otherwise nothing. */
 void iw_event_log(const char *line, size_t len);

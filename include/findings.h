@@ -42,6 +42,13 @@ enum iw_finding {
 	IW_F_COUNT
 };
 
+/*
+ * Suricata's alert.gid and alert.rev: every finding is generator 1 (as
+ * Suricata's own rules), revision 1 until a finding's meaning changes.
+ */
+#define IW_ALERT_GID	1
+#define IW_ALERT_REV	1
+
 /* Where a finding's evidence sits in the alert event. */
 enum iw_layer {
 	IW_LAYER_IMAP,

@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define IW_VERSION "0.1.0"
+#define IW_VERSION "0.2.0"
 
 /* Packet time in microseconds since the epoch (EVE's resolution). */
 typedef int64_t iw_time;

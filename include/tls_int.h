@@ -31,6 +31,9 @@ struct json_object;
 					 * chains have 2 to 5; thousands of
 					 * tiny ones fit in one message */
 #define TLS_ALERTS_MAX	16
+#define TLS_HS_LIST_MAX	512		/* client_handshake's lists: a
+					 * ClientHello could hold 32,000
+					 * suites; real ones hold < 200 */
 
 /* Anomaly kinds, reported once each per session. */
 enum tls_anomaly {
@@ -86,7 +89,15 @@ struct iw_tls {
 	uint8_t			 ch_sid[32];
 	uint8_t			 ch_sid_len;
 	bool			 has_sni;
-	char			 sni[TLS_SNI_MAX];
+	char			 sni[TLS_SNI_MAX];	/* may hold NUL bytes */
+	size_t			 sni_len;
+	uint16_t		 ch_sv_first;	/* first known supported_version */
+	uint16_t		 ch_hs_version;	/* Suricata's client_handshake
+						 * version: the highest of the
+						 * two above */
+	struct json_object	*ch_ciphers;	/* suites, extension types, */
+	struct json_object	*ch_exts;	/* signature algorithms as */
+	struct json_object	*ch_sigalgs;	/* integers, GREASE left out */
 	bool			 alpn_imap;
 	struct json_object	*alpn_offered;
 	struct json_object	*versions_offered;
@@ -100,6 +111,8 @@ struct iw_tls {
 
 	/* ServerHello (the last one) */
 	bool			 sh_seen;	/* a real one, not HRR */
+	uint16_t		 sh_legacy;	/* its legacy_version */
+	struct json_object	*sh_exts;	/* its extension types */
 	bool			 hrr;
 	uint16_t		 version;	/* negotiated */
 	bool			 version_set;
@@ -125,7 +138,9 @@ struct iw_tls {
 	X509			*leaf;
 	STACK_OF(X509)		*chain;		/* the rest, untrusted */
 	struct json_object	*leaf_json;
-	struct json_object	*chain_json;
+	struct json_object	*chain_json;	/* ours, per certificate */
+	struct json_object	*chain_b64;	/* the DER, base64, leaf first */
+	struct json_object	*client_leaf;	/* the client's certificate */
 	size_t			 x509_charge;	/* charged to flowmem for them */
 	const char		*check_name;	/* points into sni or config */
 	const char		*check_source;	/* sni, configured, none */
@@ -157,5 +172,9 @@ void tls_cert_findings(struct iw_tls *);
 void tls_failed(struct iw_tls *, const char *why, bool by_alert);
 void tls_report_object(struct iw_tls *, struct json_object *ev);
 void tls_name_check(struct iw_tls *);
+/* Suricata's tls.version string of a version (SSLVersionToString). */
+const char *tls_eve_version(uint16_t, char buf[24]);
+/* Whether Suricata's table names it (TLSVersionValid: not 0, SSLv2). */
+bool tls_eve_version_known(uint16_t);
 
 #endif /* IW_TLS_INT_H */

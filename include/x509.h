@@ -19,15 +19,21 @@ struct json_object;
 X509 *iw_x509_parse(const uint8_t *der, size_t len);
 
 /*
- * The certificate's fields with EVE's names: subject, issuerdn (RFC 2253),
- * serial ("0A:1B:..." as EVE writes it), notbefore, notafter (ISO 8601 Z),
- * subjectaltname (list), key {type, bits}, signature_algorithm,
- * fingerprint (SHA-1, colon hex), fingerprint_sha256, self_signed.
+ * The certificate's fields with Suricata EVE's names and forms (its
+ * rust/src/x509 and src/output-json-tls.c): subject, issuerdn (certificate
+ * order, ", " between RDNs), serial ("00:A1:..."), notbefore, notafter
+ * ("2028-11-28T02:19:48", UTC), subjectaltname (bare names), fingerprint
+ * (SHA-1, lower-case colon hex); and ours: key {type, bits},
+ * signature_algorithm, fingerprint_sha256, self_signed.
  */
 struct json_object *iw_x509_json(X509 *);
 
-/* Name, RFC 2253, bounded and valid UTF-8, into buf. */
-void iw_x509_name(const X509_NAME *, char *buf, size_t len);
+/* A name as Suricata writes it, bounded and valid UTF-8 (it may hold NUL
+ * bytes), into buf; returns its length. */
+size_t iw_x509_name(const X509_NAME *, char *buf, size_t len);
+
+/* DER bytes as one base64 string (NULL if over 1 MiB or out of memory). */
+struct json_object *iw_x509_base64(const uint8_t *der, size_t len);
 
 /* Validity at a time: -1 not yet valid, 0 valid, 1 expired, -2 unknown. */
 int iw_x509_validity(X509 *, int64_t when);

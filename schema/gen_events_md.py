@@ -172,6 +172,33 @@ def table(rows):
     return "\n".join(lines)
 
 
+def suricata_section(x):
+    """Suricata's EVE: the reference, what 0.2 changed, where we differ,
+    and our anomaly kinds as Suricata's events."""
+    if not x:
+        return []
+    parts = ["## Suricata's EVE", "",
+             "Every field that Suricata's EVE also has is written as "
+             "Suricata writes it.  The reference: " + x["reference"], "",
+             "### Changes in 0.2", ""]
+    parts += ["- " + c for c in x["changes"]]
+    parts += ["", "### Where we differ from Suricata", ""]
+    parts += ["- " + d for d in x["divergences"]]
+    parts += ["", "### Anomaly kinds and Suricata's events", "",
+              "`anomaly.kind` is ours; `anomaly.type` and `anomaly.event` "
+              "are Suricata's nearest (src/decode-events.c, "
+              "src/app-layer-ssl.c), or our kind where Suricata has no "
+              "such event; applayer ones have `layer` `proto_parser` and "
+              "`app_proto` the dissector.", "",
+              "| layer | kind | type | event |", "|---|---|---|---|"]
+    for m in x["anomaly_map"]:
+        parts.append("| %s | `%s` | `%s` | %s |" % (
+            m["layer"], m["kind"], m["type"],
+            "`%s`" % m["event"] if m["event"] else "(our kind)"))
+    parts.append("")
+    return parts
+
+
 def render(schema):
     doc = Doc(schema)
     parts = ["# imapwatch events",
@@ -189,6 +216,7 @@ def render(schema):
              "times.  With `--format ecs` the same events are written in "
              "the Elastic Common Schema: see [ECS.md](ECS.md).",
              ""]
+    parts += suricata_section(schema.get("x-eve", {}))
     for et in EVENT_TYPES:
         ev = doc.defs[et + "_event"]
         rows = []

@@ -15,7 +15,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
 ECS_MD = os.path.join(ROOT, "schema", "ECS.md")
 ECS_VERSION = "8.11.0"
 CONVERSIONS = {"as is", "timestamp", "lowercase", "dataset", "string", "hex",
-               "san", "username", "tls_version"}
+               "utc", "first", "username", "tls_version"}
 
 
 def read_mapping(path=ECS_MD):
@@ -92,19 +92,26 @@ def _convert(conv, value, usernames):
         return None, str(value)
     if conv == "hex":
         return None, value.replace(":", "").upper()
-    if conv == "san":
-        return None, [v.split(":", 1)[1] if ":" in v else v for v in value]
+    if conv == "utc":
+        return None, value + "Z"
+    if conv == "first":
+        return None, value[0]
     if conv == "username":
         return ("user.hash" if usernames == "hash" else None), value
     raise AssertionError(conv)
 
 
+# Suricata's version names (ECS.md's tls_version conversion)
+TLS_VERSIONS = {"SSLv2": ("2.0", "ssl"), "SSLv3": ("3.0", "ssl"),
+                "TLSv1": ("1.0", "tls"), "TLS 1.1": ("1.1", "tls"),
+                "TLS 1.2": ("1.2", "tls"), "TLS 1.3": ("1.3", "tls")}
+
+
 def _tls_version(ecs, value):
-    m = re.fullmatch(r"(TLS|SSL) ([0-9]\.[0-9])", value)
-    if not m:
+    if value not in TLS_VERSIONS:
         return False
-    _set(ecs, "tls.version", m.group(2))
-    _set(ecs, "tls.version_protocol", m.group(1).lower())
+    _set(ecs, "tls.version", TLS_VERSIONS[value][0])
+    _set(ecs, "tls.version_protocol", TLS_VERSIONS[value][1])
     return True
 
 
@@ -181,7 +188,7 @@ def translate(event, mapping, usernames="plain"):
             if _tls_version(ecs, value):
                 _delete(eve, src)
             continue
-        if conv == "san" and not isinstance(value, list):
+        if conv == "first" and (not isinstance(value, list) or not value):
             continue
         override, new = _convert(conv, value, usernames)
         _set(ecs, override or dst, new)

@@ -6,7 +6,9 @@
 DIR is the pass's $IW_EVENT_LOG: one DIR/<program>-<pid>.ndjson a process
 (analyzer/event_log.c), every event it wrote whatever its sinks.  EVE
 events are checked against schema/events.schema.json, --format ecs ones
-(they have "@timestamp") against schema/ecs-events.schema.json.  Prints one
+(they have "@timestamp") against schema/ecs-events.schema.json; EVE
+events also against Suricata's own schema (tests/schema/suricata.py),
+one "suricata <type>" line per event type.  Prints one
 line per event type:
 
     ok - schema: 1234 alert events valid
@@ -27,13 +29,33 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 
 import schemas  # noqa: E402
+import suricata  # noqa: E402
 
 _validators = None
+_suricata = None
 
 
 def _init():
-    global _validators
+    global _validators, _suricata
     _validators = schemas.validators()
+    _suricata = suricata.validator()
+
+
+def check_suricata(line):
+    """("suricata <type>", error or None): an EVE event against
+    Suricata's own schema, additionalProperties relaxed
+    (tests/schema/suricata.py); None for ECS events."""
+    try:
+        ev = json.loads(line)
+    except ValueError:
+        return None
+    if not isinstance(ev, dict) or "@timestamp" in ev:
+        return None
+    kind = "suricata " + str(ev.get("event_type", "?"))
+    if _suricata is None:
+        return kind, "no Suricata schema at %s" % suricata.path()
+    errs = suricata.errors(_suricata, ev)
+    return kind, suricata.describe(errs[0]) if errs else None
 
 
 def check(line):
@@ -86,6 +108,10 @@ def main(argv):
     with multiprocessing.Pool(min(2, os.cpu_count() or 1),
                               initializer=_init) as pool:
         results = pool.map(check, lines, chunksize=64)
+        sur = pool.map(check_suricata, lines, chunksize=64)
+    # Suricata's schema as a second check of every EVE event
+    lines += [line for line, r in zip(lines, sur) if r is not None]
+    results += [r for r in sur if r is not None]
     total = collections.Counter()
     bad = collections.Counter()
     first = {}
@@ -104,7 +130,8 @@ def main(argv):
         else:
             print("ok - schema: %d %s events valid" % (total[kind], kind))
     print("ok - schema: %d events from %d processes checked (%d distinct)"
-          % (sum(total.values()), nfiles, len(lines)))
+          % (sum(n for k, n in total.items()
+                 if not k.startswith("suricata ")), nfiles, len(where)))
     return 0
 
 

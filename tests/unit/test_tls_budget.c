@@ -54,7 +54,7 @@ anomalies(struct json_object *events, const char *name)
 
 	for (i = 0; i < n; i++) {
 		e = th_str(json_object_array_get_idx(events, i),
-		    "anomaly.event");
+		    "anomaly.kind");
 		if (e != NULL && strcmp(e, name) == 0)
 			count++;
 	}

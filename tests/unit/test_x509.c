@@ -151,9 +151,10 @@ test_validity(void)
 	CHECK(iw_asn1_time_epoch(X509_get0_notBefore(x), &e) && e == -86400,
 	    "notBefore 1969-12-31 is -86400 s (%lld)", (long long)e);
 	j = iw_x509_json(x);
-	CHECK(strcmp(th_str(j, "notbefore"), "1969-12-31T00:00:00Z") == 0 &&
-	    strcmp(th_str(j, "notafter"), "1970-01-02T00:00:00Z") == 0,
-	    "dates in ISO 8601 Z, before 1970 too");
+	/* Suricata's rust/src/x509/time.rs: no zone, before 1970 too */
+	CHECK(strcmp(th_str(j, "notbefore"), "1969-12-31T00:00:00") == 0 &&
+	    strcmp(th_str(j, "notafter"), "1970-01-02T00:00:00") == 0,
+	    "dates as Suricata writes them, before 1970 too");
 	json_object_put(j);
 	CHECK(iw_x509_validity(x, -86401) == -1, "not yet valid before");
 	CHECK(iw_x509_validity(x, 0) == 0, "valid within");
@@ -240,14 +241,19 @@ test_fields(void)
 	struct json_object *j = iw_x509_json(x), *san;
 	const char *fp = th_str(j, "fingerprint");
 
-	/* built O then CN: RFC 2253 writes the last RDN first */
-	CHECK(strcmp(th_str(j, "subject"), "CN=imap.example.com,O=IMAP Lab")
-	    == 0, "subject in RFC 2253 order (%s)", th_str(j, "subject"));
+	/* built O then CN: Suricata writes certificate order, ", " */
+	CHECK(strcmp(th_str(j, "subject"), "O=IMAP Lab, CN=imap.example.com")
+	    == 0, "subject in certificate order (%s)", th_str(j, "subject"));
 	CHECK(strcmp(th_str(j, "serial"), "12:34") == 0, "serial as EVE");
 	san = th_get(j, "subjectaltname");
+	/* x509-parser: DNS bare, IP as a Rust byte slice, email wrapped */
 	CHECK(san && json_object_array_length(san) == 3 &&
+	    strcmp(json_object_get_string(json_object_array_get_idx(san, 0)),
+	    "imap.example.com") == 0 &&
 	    strcmp(json_object_get_string(json_object_array_get_idx(san, 1)),
-	    "IP:192.0.2.1") == 0, "SANs: DNS, IP, email");
+	    "[192, 0, 2, 1]") == 0 &&
+	    strcmp(json_object_get_string(json_object_array_get_idx(san, 2)),
+	    "RFC822Name(a@example.com)") == 0, "SANs: DNS, IP, email");
 	CHECK(fp && strlen(fp) == 59 && fp[2] == ':',
 	    "SHA-1 fingerprint in colon hex");
 	CHECK(strlen(th_str(j, "fingerprint_sha256")) == 95,
@@ -260,6 +266,103 @@ test_fields(void)
 	    "truncated DER does not parse");
 }
 
+/* A name's text as iw_x509_name writes it. */
+static const char *
+name_text(X509_NAME *n, char *buf, size_t len)
+{
+	size_t k = iw_x509_name(n, buf, len);
+
+	return k == strlen(buf) ? buf : "(embedded NUL)";
+}
+
+static void
+add_entry(X509_NAME *n, const char *field, int type, const void *v,
+    int len, int set)
+{
+	X509_NAME_add_entry_by_txt(n, field, type, v, len, -1, set);
+}
+
+/*
+ * Names as x509-parser 0.16 renders them (x509name_to_string,
+ * attribute_value_to_string, objects.rs's abbreviations, oid-registry
+ * 0.7's short names, asn1-rs's "OID(...)" Debug form).
+ */
+static void
+test_dn_forms(void)
+{
+	static const unsigned char bmp[] = { 0x00, 'M', 0x00, 0xfc, 0x00,
+	    'n' };
+	static const unsigned char latin1[] = { 'M', 0xfc, 'n' };
+	X509_NAME *n;
+	char buf[256];
+
+	n = X509_NAME_new();
+	add_entry(n, "C", MBSTRING_ASC, "DE", -1, 0);
+	add_entry(n, "O", MBSTRING_ASC, "A, B", -1, 0);
+	add_entry(n, "OU", MBSTRING_ASC, "x", -1, 0);
+	add_entry(n, "CN", MBSTRING_ASC, "y", -1, -1);	/* same RDN */
+	add_entry(n, "emailAddress", MBSTRING_ASC, "a@b", -1, 0);
+	add_entry(n, "businessCategory", MBSTRING_ASC, "Private", -1, 0);
+	add_entry(n, "jurisdictionC", MBSTRING_ASC, "US", -1, 0);
+	add_entry(n, "2.5.4.97", MBSTRING_ASC, "VATDE-1", -1, 0);
+	CHECK(strcmp(name_text(n, buf, sizeof(buf)), "C=DE, O=A, B, OU=x + "
+	    "CN=y, Email=a@b, businessCategory=Private, "
+	    "msJurisdictionCountry=US, OID(2.5.4.97)=VATDE-1") == 0,
+	    "DN: order, multi-valued RDN, names, no escaping (%s)", buf);
+	X509_NAME_free(n);
+
+	n = X509_NAME_new();
+	add_entry(n, "CN", V_ASN1_BMPSTRING, bmp, sizeof(bmp), 0);
+	add_entry(n, "serialNumber", V_ASN1_UNIVERSALSTRING,
+	    "\0\0\0A", 4, 0);
+	CHECK(strcmp(name_text(n, buf, sizeof(buf)), "CN=M\xc3\xbcn, "
+	    "serialNumber=00000041") == 0,
+	    "DN: BMPString decoded, UniversalString in hex (%s)", buf);
+	X509_NAME_free(n);
+
+	n = X509_NAME_new();
+	add_entry(n, "O", MBSTRING_ASC, "ok", -1, 0);
+	add_entry(n, "CN", V_ASN1_T61STRING, latin1, sizeof(latin1), 0);
+	CHECK(strcmp(name_text(n, buf, sizeof(buf)),
+	    "<X509Error: Invalid X.509 name>") == 0,
+	    "DN: a string that is not UTF-8 gives x509-parser's error (%s)",
+	    buf);
+	X509_NAME_free(n);
+
+	n = X509_NAME_new();
+	add_entry(n, "CN", MBSTRING_UTF8, "\xc3\xa9\xc3\xa9\xc3\xa9", -1, 0);
+	CHECK(iw_x509_name(n, buf, 7) == 5 && strcmp(buf, "CN=\xc3\xa9") == 0,
+	    "DN cut at its bound on a character boundary (%s)", buf);
+	X509_NAME_free(n);
+}
+
+/* The serial's DER content octets: a leading 00 stays (x509-parser's
+ * raw_serial); the epoch as a date is not written (Suricata's "unset"). */
+static void
+test_serial_and_epoch(void)
+{
+	struct spec sp = { .cn = "s", .not_before = "19700101000000Z",
+	    .not_after = "99991231235959Z" };
+	X509 *x = make_cert(&sp), *y;
+	struct json_object *j;
+
+	ASN1_INTEGER_set(X509_get_serialNumber(x), 0x80ff);
+	X509_sign(x, ec_key, EVP_sha256());
+	y = via_der(x);
+	j = iw_x509_json(y);
+	CHECK(strcmp(th_str(j, "serial"), "00:80:FF") == 0,
+	    "serial with its top bit set keeps the DER's 00 (%s)",
+	    th_str(j, "serial"));
+	CHECK(th_get(j, "notbefore") == NULL && th_get(j, "notafter") != NULL,
+	    "a notBefore at the epoch is not written, as Suricata");
+	/* RFC 5280's "no expiry": Suricata's time.rs writes it as is */
+	CHECK(strcmp(th_str(j, "notafter"), "9999-12-31T23:59:59") == 0,
+	    "9999-12-31 written as Suricata writes it (%s)",
+	    th_str(j, "notafter"));
+	json_object_put(j);
+	X509_free(y);
+}
+
 int
 main(void)
 {
@@ -270,6 +373,8 @@ main(void)
 	test_key_sig();
 	test_chain();
 	test_fields();
+	test_dn_forms();
+	test_serial_and_epoch();
 	EVP_PKEY_free(ec_key);
 	return th_done();
 }
