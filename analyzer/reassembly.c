@@ -656,6 +656,7 @@ fill_hole(struct iw_flow *f, enum iw_dir dir, uint32_t seq,
 			deliver_gap(f, dir, n - k, ts);	/* snaplen cut */
 	}
 	drain(f, dir, ts);
+	holder_place(f, dir, true);	/* progress: active now */
 }
 
 /* ---- segments ---- */
@@ -814,8 +815,6 @@ iw_tcp_segment(struct iw_flow *f, enum iw_dir dir, const struct iw_packet *p)
 		d->fin_seq = seq + p->payload_wire;
 		check_fin(d);
 	}
-	if (d->hlist != HOLD_NONE)
-		holder_place(f, dir, true);	/* a holder, active now */
 }
 
 bool

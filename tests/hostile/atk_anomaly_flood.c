@@ -31,7 +31,7 @@ flood(struct pw_file *w, const struct hostile_run *r)
 	memcpy(copy, noop, sizeof(copy));
 	for (i = 0; i < r->scale; i++) {
 		if (!r->control)	/* another command name (never NOOP) */
-			copy[3] = (uint8_t)('A' + pw_rand(&rng) % 14);
+			copy[3] = (uint8_t)('A' + pw_rand(&rng) % 13);
 		pw_seg_at(w, &k, PW_C2S, (uint32_t)-(int32_t)sizeof(copy),
 		    copy, sizeof(copy));
 	}

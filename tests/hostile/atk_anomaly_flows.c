@@ -22,10 +22,9 @@ one_flow(struct pw_file *w, const struct hostile_run *r, uint64_t i,
 	struct pw_seg g;
 	uint64_t v = pw_rand(rng);
 
-	pw_v4(&c, "10.4.0.0", (uint16_t)(1024 + (v >> 32) % 64000));
-	c.addr[1] = (uint8_t)(i >> 16);
-	c.addr[2] = (uint8_t)(i >> 8);
-	c.addr[3] = (uint8_t)i;
+	pw_client_n(&c, 4, i);
+	/* above every port taken for a server's when no handshake is seen */
+	c.port = (uint16_t)(10000 + (v >> 32) % 50000);
 	data[0] = 0;		/* neither IMAP nor TLS: no session event */
 	for (size_t j = 1; j < sizeof(data); j++)
 		data[j] = (uint8_t)(pw_rand(rng) >> 24);

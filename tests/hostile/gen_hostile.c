@@ -29,6 +29,7 @@
 static const struct attack *const attacks[] = {
 	&atk_syn_flood,
 	&atk_idle_reassembly,
+	&atk_holes_held,
 	&atk_held_segments,
 	&atk_deflate_bomb,
 	&atk_anomaly_flood,

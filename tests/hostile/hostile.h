@@ -31,6 +31,7 @@ struct attack {
 
 extern const struct attack atk_syn_flood;
 extern const struct attack atk_idle_reassembly;
+extern const struct attack atk_holes_held;
 extern const struct attack atk_held_segments;
 extern const struct attack atk_deflate_bomb;
 extern const struct attack atk_anomaly_flood;
