@@ -40,6 +40,11 @@ import sys
 import tempfile
 import zlib
 
+from scapy.layers.inet import IP, TCP
+from scapy.layers.l2 import Ether
+from scapy.packet import Raw
+from scapy.utils import wrpcap
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.environ.get("IW_BUILD") or os.path.join(ROOT, "build")
 IW = os.path.abspath(os.environ.get("IMAPWATCH") or
@@ -196,53 +201,30 @@ def held_segments():
        "held_segments control: in order, nothing held or dropped")
 
 
-def csum(data):
-    if len(data) % 2:
-        data += b"\0"
-    s = sum(struct.unpack("!%dH" % (len(data) // 2), data))
-    while s >> 16:
-        s = (s & 0xFFFF) + (s >> 16)
-    return ~s & 0xFFFF
-
-
-def frame(src, dst, sport, dport, seq, ack, flags, payload=b""):
-    tcp = struct.pack("!HHIIBBHHH", sport, dport, seq & 0xFFFFFFFF, ack,
-                      5 << 4, flags, 65535, 0, 0) + payload
-    pseudo = src + dst + struct.pack("!BBH", 0, 6, len(tcp))
-    tcp = tcp[:16] + struct.pack("!H", csum(pseudo + tcp)) + tcp[18:]
-    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), 0, 0x4000,
-                     64, 6, 0, src, dst)
-    ip = ip[:10] + struct.pack("!H", csum(ip)) + ip[12:]
-    return bytes.fromhex("020000000b01020000000a01") + b"\x08\x00" + ip + tcp
-
-
-def write_pcap(path, frames):
-    with open(path, "wb") as f:
-        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
-        t = 1_795_918_822 * 10**6
-        for fr in frames:
-            f.write(struct.pack("<IIII", t // 10**6, t % 10**6, len(fr),
-                                len(fr)))
-            f.write(fr)
-            t += 10
-
-
 def order_capture(name, data, pieces):
     """A connection whose client sends data as pieces [(offset, len)]."""
-    c, s = bytes([192, 0, 2, 31]), bytes([192, 0, 2, 143])
+    c, s = "192.0.2.31", "192.0.2.143"
     cisn, sisn = 0xFFFFF000, 7000      # the client's numbers wrap
-    fr = [frame(c, s, 41000, 143, cisn, 0, 0x02),
-          frame(s, c, 143, 41000, sisn, cisn + 1, 0x12),
-          frame(c, s, 41000, 143, cisn + 1, sisn + 1, 0x10)]
-    for off, n in pieces:
-        fr.append(frame(c, s, 41000, 143, cisn + 1 + off, sisn + 1, 0x18,
-                        data[off:off + n]))
-    end = cisn + 1 + len(data)
-    fr += [frame(c, s, 41000, 143, end, sisn + 1, 0x11),
-           frame(s, c, 143, 41000, sisn + 1, (end + 1) & 0xFFFFFFFF, 0x11),
-           frame(c, s, 41000, 143, end + 1, sisn + 2, 0x10)]
+    end = (cisn + 1 + len(data)) & 0xFFFFFFFF
+
+    def seg(src, dst, sport, dport, seq, ack, flags, payload=b""):
+        return (Ether(src="02:00:00:00:0a:01", dst="02:00:00:00:0b:01") /
+                IP(src=src, dst=dst, flags="DF") /
+                TCP(sport=sport, dport=dport, seq=seq & 0xFFFFFFFF, ack=ack,
+                    flags=flags, window=65535) / Raw(payload))
+
+    pkts = [seg(c, s, 41000, 143, cisn, 0, "S"),
+            seg(s, c, 143, 41000, sisn, cisn + 1, "SA"),
+            seg(c, s, 41000, 143, cisn + 1, sisn + 1, "A")]
+    pkts += [seg(c, s, 41000, 143, cisn + 1 + off, sisn + 1, "PA",
+                 data[off:off + n]) for off, n in pieces]
+    pkts += [seg(c, s, 41000, 143, end, sisn + 1, "FA"),
+             seg(s, c, 143, 41000, sisn + 1, end + 1, "FA"),
+             seg(c, s, 41000, 143, end + 1, sisn + 2, "A")]
+    for i, p in enumerate(pkts):
+        p.time = 1_795_918_822 + i * 1e-5
     path = os.path.join(TMP, name + ".pcap")
-    write_pcap(path, fr)
+    wrpcap(path, pkts)
     return path
 
 
