@@ -44,6 +44,7 @@
 #define SMALL_HOLD	(64u << 10)	/* a direction holding at most this
 					 * reorders a few segments */
 #define RESERVE_SHARE	8		/* 1/8 of the global cap is theirs */
+#define SEG_LEVELS	5		/* of the skip list of held segments */
 
 struct iw_seg {
 	struct iw_seg	*next;		/* level 0 of the skip list */
@@ -55,15 +56,27 @@ struct iw_seg {
 	uint8_t		 height;	/* on levels 0 .. height - 1 */
 	/* levels 1 .. height - 1; all there, so that what a segment costs
 	 * (--flow-memory) does not depend on the run's random key */
-	struct iw_seg	*up[IW_SEG_LEVELS - 1];
+	struct iw_seg	*up[SEG_LEVELS - 1];
 	uint8_t		 data[];
 };
 
 /* Directions holding data, least recently active first, by size. */
 enum { HOLD_NONE = 0, HOLD_SMALL, HOLD_LARGE, HOLD_LISTS };
 
+/*
+ * What a direction has only while it holds segments, so that the million
+ * connections that never reorder anything do not pay for it.
+ */
+struct iw_held {
+	struct iw_seg	*up[SEG_LEVELS - 1];	/* heads of levels 1.. */
+	struct iw_held	*prev, *next;		/* in holders[list] */
+	struct iw_flow	*flow;
+	uint8_t		 dir;
+	uint8_t		 list;			/* HOLD_*, NONE: in none */
+};
+
 struct holder_list {
-	struct iw_tcpdir *head, *tail;
+	struct iw_held	*head, *tail;
 };
 
 static struct holder_list holders[HOLD_LISTS];
@@ -235,20 +248,20 @@ deliver_gap(struct iw_flow *f, enum iw_dir dir, uint32_t len, iw_time ts)
 /* ---- the holders of held data, for the global cap ---- */
 
 static void
-holder_unlink(struct iw_tcpdir *d)
+holder_unlink(struct iw_held *h)
 {
-	struct holder_list *l = &holders[d->hlist];
+	struct holder_list *l = &holders[h->list];
 
-	if (d->hprev != NULL)
-		d->hprev->hnext = d->hnext;
+	if (h->prev != NULL)
+		h->prev->next = h->next;
 	else
-		l->head = d->hnext;
-	if (d->hnext != NULL)
-		d->hnext->hprev = d->hprev;
+		l->head = h->next;
+	if (h->next != NULL)
+		h->next->prev = h->prev;
 	else
-		l->tail = d->hprev;
-	d->hprev = d->hnext = NULL;
-	d->hlist = HOLD_NONE;
+		l->tail = h->prev;
+	h->prev = h->next = NULL;
+	h->list = HOLD_NONE;
 }
 
 /*
@@ -259,27 +272,29 @@ static void
 holder_place(struct iw_flow *f, enum iw_dir dir, bool active)
 {
 	struct iw_tcpdir *d = &f->dir[dir];
+	struct iw_held *h = d->held;
 	struct holder_list *l;
 	int want = d->ooo_data == 0 ? HOLD_NONE :
 	    d->ooo_data > SMALL_HOLD ? HOLD_LARGE : HOLD_SMALL;
 
-	if (want == d->hlist && (!active || want == HOLD_NONE ||
-	    holders[want].tail == d))
+	if (h == NULL || (want == h->list && (!active ||
+	    want == HOLD_NONE || holders[want].tail == h)))
 		return;
-	if (d->hlist != HOLD_NONE)
-		holder_unlink(d);
+	if (h->list != HOLD_NONE)
+		holder_unlink(h);
 	if (want == HOLD_NONE)
 		return;
 	l = &holders[want];
-	d->hflow = f;
-	d->hlist = (uint8_t)want;
-	d->hprev = l->tail;
-	d->hnext = NULL;
+	h->flow = f;
+	h->dir = (uint8_t)dir;
+	h->list = (uint8_t)want;
+	h->prev = l->tail;
+	h->next = NULL;
 	if (l->tail != NULL)
-		l->tail->hnext = d;
+		l->tail->next = h;
 	else
-		l->head = d;
-	l->tail = d;
+		l->head = h;
+	l->tail = h;
 }
 
 /* ---- the skip list of held segments ---- */
@@ -289,7 +304,7 @@ static struct iw_seg **
 link_of(struct iw_tcpdir *d, struct iw_seg *x, int l)
 {
 	if (x == NULL)
-		return l == 0 ? &d->ooo : &d->ooo_up[l - 1];
+		return l == 0 ? &d->ooo : &d->held->up[l - 1];
 	return l == 0 ? &x->next : &x->up[l - 1];
 }
 
@@ -304,15 +319,18 @@ seg_height(uint32_t seq)
 	uint64_t h;
 	uint8_t n = 1;
 
-	if (height_key == 0 && getrandom(&height_key, sizeof(height_key),
-	    GRND_NONBLOCK) != (ssize_t)sizeof(height_key))
-		height_key = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)&n;
-	height_key |= 1;
+	if (height_key == 0) {
+		if (getrandom(&height_key, sizeof(height_key), GRND_NONBLOCK) !=
+		    (ssize_t)sizeof(height_key))
+			height_key = (uint64_t)time(NULL) ^
+			    (uint64_t)(uintptr_t)&n;
+		height_key |= 1;	/* set: never drawn again */
+	}
 	h = (height_key ^ seq) * 0x9e3779b97f4a7c15ULL;
 	h ^= h >> 31;
 	h *= 0xbf58476d1ce4e5b9ULL;
 	h ^= h >> 29;
-	while (n < IW_SEG_LEVELS && (h & 3) == 0) {
+	while (n < SEG_LEVELS && (h & 3) == 0) {
 		n++;
 		h >>= 2;
 	}
@@ -326,7 +344,11 @@ find_preds(struct iw_tcpdir *d, uint32_t pos, struct iw_seg **preds)
 	struct iw_seg *x = NULL, *n;
 	int l;
 
-	for (l = IW_SEG_LEVELS - 1; l >= 0; l--) {
+	if (d->held == NULL) {
+		memset(preds, 0, SEG_LEVELS * sizeof(preds[0]));
+		return;			/* nothing held */
+	}
+	for (l = SEG_LEVELS - 1; l >= 0; l--) {
 		while ((n = *link_of(d, x, l)) != NULL && !seq_lt(pos, n->seq))
 			x = n;
 		preds[l] = x;
@@ -381,8 +403,12 @@ seg_free(struct iw_tcpdir *d, struct iw_seg *s)
 		held_add(-(int64_t)s->len);
 	}
 	iw_flowmem_free(s);
-	if (d->ooo_data == 0 && d->hlist != HOLD_NONE)
-		holder_unlink(d);
+	if (d->ooo_data == 0 && d->held->list != HOLD_NONE)
+		holder_unlink(d->held);
+	if (d->ooo == NULL) {
+		iw_flowmem_free(d->held);
+		d->held = NULL;
+	}
 }
 
 static void
@@ -476,9 +502,18 @@ insert(struct iw_tcpdir *d, struct iw_seg **preds, uint32_t pos,
 {
 	struct iw_seg *s;
 
-	if (d->ooo_count >= MAX_SEGS ||
-	    (s = seg_new(pos, data, len, missing)) == NULL)
+	if (d->ooo_count >= MAX_SEGS)
 		return false;
+	if (d->held == NULL &&
+	    (d->held = iw_flowmem_calloc(sizeof(*d->held))) == NULL)
+		return false;
+	if ((s = seg_new(pos, data, len, missing)) == NULL) {
+		if (d->ooo == NULL) {
+			iw_flowmem_free(d->held);
+			d->held = NULL;
+		}
+		return false;
+	}
 	link_in(d, s, preds);
 	d->ooo_bytes += len;
 	d->ooo_count++;
@@ -498,7 +533,7 @@ hold_range(struct iw_flow *f, enum iw_dir dir, uint32_t seq,
     const uint8_t *data, uint32_t len, bool missing)
 {
 	struct iw_tcpdir *d = &f->dir[dir];
-	struct iw_seg *preds[IW_SEG_LEVELS], *x, *n;
+	struct iw_seg *preds[SEG_LEVELS], *x, *n;
 	uint32_t pos = seq, end = seq + len, xend, stop;
 	bool dropped = false;
 
@@ -531,12 +566,19 @@ hold_range(struct iw_flow *f, enum iw_dir dir, uint32_t seq,
 }
 
 /* What all held data may come to after direction d's last hold. */
+static int
+holder_list_of(const struct iw_tcpdir *d)
+{
+	return d->held != NULL ? d->held->list : HOLD_NONE;
+}
+
 static uint64_t
 global_limit(const struct iw_tcpdir *d)
 {
 	uint64_t cap = iw_cfg.reasm_global_cap;
 
-	return d->hlist == HOLD_LARGE ? cap - cap / RESERVE_SHARE : cap;
+	return holder_list_of(d) == HOLD_LARGE ? cap - cap / RESERVE_SHARE :
+	    cap;
 }
 
 /*
@@ -544,25 +586,26 @@ global_limit(const struct iw_tcpdir *d)
  * large holder, then (only for a small d, whose room is the reserve) the
  * least recently active small one; never d itself.
  */
-static struct iw_tcpdir *
+static struct iw_held *
 room_from(const struct iw_tcpdir *d)
 {
-	struct iw_tcpdir *v;
-	int l, last = d->hlist == HOLD_LARGE ? HOLD_LARGE : HOLD_SMALL;
+	struct iw_held *v;
+	int l, last = holder_list_of(d) == HOLD_LARGE ? HOLD_LARGE :
+	    HOLD_SMALL;
 
 	for (l = HOLD_LARGE; l >= last; l--)
-		for (v = holders[l].head; v != NULL; v = v->hnext)
-			if (v != d)
+		for (v = holders[l].head; v != NULL; v = v->next)
+			if (v != d->held)
 				return v;
 	return NULL;
 }
 
 /* Another connection's holes become gaps: its held bytes are delivered. */
 static void
-evict_holder(struct iw_tcpdir *v, iw_time ts)
+evict_holder(struct iw_held *v, iw_time ts)
 {
-	struct iw_flow *f = v->hflow;
-	enum iw_dir dir = v == &f->dir[0] ? IW_TO_SERVER : IW_TO_CLIENT;
+	struct iw_flow *f = v->flow;
+	enum iw_dir dir = (enum iw_dir)v->dir;
 
 	iw_stats.tcp_ooo_cap_hits++;
 	iw_stats.tcp_reasm_holders_evicted++;
@@ -573,7 +616,8 @@ evict_holder(struct iw_tcpdir *v, iw_time ts)
 static void
 enforce_caps(struct iw_flow *f, enum iw_dir dir, iw_time ts)
 {
-	struct iw_tcpdir *d = &f->dir[dir], *v;
+	struct iw_tcpdir *d = &f->dir[dir];
+	struct iw_held *v;
 
 	while (d->ooo != NULL && d->ooo_bytes > iw_cfg.reasm_flow_cap) {
 		iw_stats.tcp_ooo_cap_hits++;
@@ -868,11 +912,10 @@ iw_tcpdir_free(struct iw_tcpdir *d)
 {
 	struct iw_seg *s;
 
+	/* the last segment freed takes the direction out of the holders */
 	while (d->ooo != NULL) {
 		s = unlink_first(d);
 		seg_free(d, s);
 	}
-	if (d->hlist != HOLD_NONE)
-		holder_unlink(d);	/* the flow goes: so must its place */
 	ring_free(d);
 }

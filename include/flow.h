@@ -10,10 +10,7 @@
 #include "session.h"
 
 struct iw_seg;
-struct iw_flow;
-
-/* Levels of the skip list that orders a direction's held segments. */
-#define IW_SEG_LEVELS	5
+struct iw_held;
 
 /* One direction of a connection, as the reassembler follows it. */
 struct iw_tcpdir {
@@ -29,19 +26,15 @@ struct iw_tcpdir {
 	uint32_t	 max_end;	/* highest sequence number sent + 1 */
 	uint64_t	 offset;	/* stream offset of next_seq */
 
-	/* out-of-order segments, by seq: level 0 of a skip list, whose
-	 * higher levels start at ooo_up (reassembly.c) */
+	/* out-of-order segments, by seq: level 0 of a skip list; the rest
+	 * of it, and the direction's place among those holding data, only
+	 * while some are held (reassembly.c) */
 	struct iw_seg	*ooo;
-	struct iw_seg	*ooo_up[IW_SEG_LEVELS - 1];
+	struct iw_held	*held;
 	uint32_t	 ooo_bytes;
 	uint32_t	 ooo_count;
 	uint32_t	 ooo_data;	/* of ooo_bytes, those with data: what
 					 * --reassembly-cap counts */
-	/* a holder of such data: its place in the list of holders, least
-	 * recently active first, that the global cap evicts from */
-	struct iw_tcpdir *hprev, *hnext;
-	struct iw_flow	*hflow;
-	uint8_t		 hlist;
 
 	uint8_t		*recent;	/* last bytes delivered (a ring), to
 					 * compare retransmitted data */
