@@ -565,13 +565,13 @@ hold_range(struct iw_flow *f, enum iw_dir dir, uint32_t seq,
 	}
 }
 
-/* What all held data may come to after direction d's last hold. */
 static int
 holder_list_of(const struct iw_tcpdir *d)
 {
 	return d->held != NULL ? d->held->list : HOLD_NONE;
 }
 
+/* What all held data may come to after direction d's last hold. */
 static uint64_t
 global_limit(const struct iw_tcpdir *d)
 {
