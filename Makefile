@@ -120,7 +120,7 @@ $(B)/tests/%: tests/tools/%.c $(B)/libimapwatch.a
 
 $(HOSTILE_BIN): $(HOSTILE_SRC) $(wildcard tests/hostile/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(OPT) $(WARN) -std=gnu11 $(SAN) -o $@ $(HOSTILE_SRC)
+	$(CC) $(OPT) $(WARN) -std=gnu11 $(SAN) -o $@ $(HOSTILE_SRC) -lz
 
 unit: $(UNIT_BIN) $(TOOL_BIN) $(HOSTILE_BIN)
 

@@ -9,6 +9,7 @@
  * "kind" either way.  The table is listed in schema/EVENTS.md.
  */
 #include <json.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "event.h"
@@ -25,6 +26,12 @@ static const struct anomaly_map anomaly_map[] = {
 	    "stream.reassembly_overlap_different_data" },
 	{ "tcp", "overlap_different_data_toclient", "stream",
 	    "stream.reassembly_overlap_different_data" },
+	/* a reassembly cap that bit: the bytes held become a gap */
+	{ "tcp", "reassembly_memcap", "stream", "stream.reassembly_seq_gap" },
+	{ "tcp", "reassembly_flow_cap", "stream",
+	    "stream.reassembly_seq_gap" },
+	{ "tcp", "reassembly_segment_limit", "stream",
+	    "stream.reassembly_seq_gap" },
 	{ "tls", "invalid_record", "applayer", "INVALID_TLS_HEADER" },
 	{ "tls", "invalid_handshake", "applayer",
 	    "INVALID_HANDSHAKE_MESSAGE" },
@@ -55,11 +62,18 @@ iw_anomaly_eve(const char *type, const char *event, const char *layer)
 			m = &anomaly_map[i];
 			break;
 		}
-	if (m != NULL && strcmp(m->type, "stream") == 0) {
+	if (m != NULL ? strcmp(m->type, "stream") == 0 :
+	    strcmp(layer, "tcp") == 0) {
+		/* the reassembler's: Suricata's stream events, or ours
+		 * under the same "stream." prefix */
+		char name[96];
+
+		if (m == NULL)
+			snprintf(name, sizeof(name), "stream.%s", event);
 		json_object_object_add(an, "type",
 		    json_object_new_string("stream"));
 		json_object_object_add(an, "event",
-		    json_object_new_string(m->event));
+		    json_object_new_string(m != NULL ? m->event : name));
 	} else {
 		/* everything else a dissector (imap, tls) found: the
 		 * dissector's buffer full too is the parser's trouble */

@@ -25,6 +25,9 @@ iw_config_defaults(struct iw_config *c)
 	c->reasm_global_cap = 256ULL << 20;
 	c->frag_mem_cap = 32ULL << 20;
 	c->flow_mem_cap = 2ULL << 30;
+	c->inflate_ratio = 100;
+	c->inflate_max = 64ULL << 20;
+	c->anomaly_rate = 100;
 	c->bruteforce_count = 10;
 	c->bruteforce_window = 60;
 }

@@ -102,7 +102,8 @@ enum {
 	OPT_SERVER_NAME, OPT_SERVER_NAMES, OPT_POLICY, OPT_CA_FILE,
 	OPT_BRUTEFORCE, OPT_STATS_INTERVAL, OPT_FORMAT, OPT_CONFIG,
 	OPT_SUPPRESS, OPT_ONCE_PER_SERVER, OPT_PIDFILE, OPT_SUMMARY,
-	OPT_WRITE_ALERTED, OPT_FLOW_MEMORY,
+	OPT_WRITE_ALERTED, OPT_FLOW_MEMORY, OPT_INFLATE_RATIO, OPT_INFLATE_MAX,
+	OPT_ANOMALY_RATE,
 };
 
 static const struct option long_options[] = {
@@ -142,6 +143,9 @@ static const struct option long_options[] = {
 	{ "pidfile", required_argument, NULL, OPT_PIDFILE },
 	{ "summary", optional_argument, NULL, OPT_SUMMARY },
 	{ "write-alerted", required_argument, NULL, OPT_WRITE_ALERTED },
+	{ "inflate-ratio", required_argument, NULL, OPT_INFLATE_RATIO },
+	{ "inflate-max", required_argument, NULL, OPT_INFLATE_MAX },
+	{ "anomaly-rate", required_argument, NULL, OPT_ANOMALY_RATE },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -208,6 +212,14 @@ usage(FILE *fp)
 "  --frag-memory BYTES   IP fragments held (32 MiB)\n"
 "  --flow-memory BYTES   all that connections hold (2 GiB); past it the\n"
 "                        least recently active ones are evicted\n"
+"  --inflate-ratio N     COMPRESS=DEFLATE: past the first MiB, at most N\n"
+"                        inflated bytes per compressed byte a direction\n"
+"                        (default 100; 0 no limit); then it is skipped\n"
+"  --inflate-max BYTES   ... and at most BYTES in all a direction (64 MiB;\n"
+"                        0 no limit)\n"
+"  --anomaly-rate N      anomaly events of one kind written a second of\n"
+"                        packet time, bursts of N (default 100; 0 no\n"
+"                        limit); a session writes one of each kind\n"
 "  --verify-checksums    drop packets with bad TCP checksums (default:\n"
 "                        count them only)\n"
 "  --stats-interval SECS stats event period when live (default 60, 0 off)\n"
@@ -291,6 +303,17 @@ int_number(const char *s, const char *what, uint64_t min, uint64_t max,
 	if (number(s, what, min, max, &v, err, errlen) != 0)
 		return -1;
 	*out = (int)v;
+	return 0;
+}
+
+static int
+rate_number(const char *s, uint32_t *out, char *err, size_t errlen)
+{
+	uint64_t v;
+
+	if (number(s, "--anomaly-rate", 0, 1000000, &v, err, errlen) != 0)
+		return -1;
+	*out = (uint32_t)v;
 	return 0;
 }
 
@@ -534,6 +557,14 @@ apply_limits(struct settings *st, int c, const char *a, char *err,
 	case OPT_FLOW_MEMORY:
 		return number(a, "--flow-memory", 1ULL << 20, 1ULL << 44,
 		    &g->flow_mem_cap, err, errlen);
+	case OPT_INFLATE_RATIO:
+		return number(a, "--inflate-ratio", 0, 1000000,
+		    &g->inflate_ratio, err, errlen);
+	case OPT_INFLATE_MAX:
+		return number(a, "--inflate-max", 0, 1ULL << 44,
+		    &g->inflate_max, err, errlen);
+	case OPT_ANOMALY_RATE:
+		return rate_number(a, &g->anomaly_rate, err, errlen);
 	case OPT_STATS_INTERVAL:
 		return int_number(a, "--stats-interval", 0, 86400,
 		    &st->sensor.stats_interval, err, errlen);

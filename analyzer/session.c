@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "anomaly_rate.h"
 #include "config.h"
 #include "dissector.h"
 #include "event.h"
@@ -54,6 +55,9 @@ struct iw_session {
 
 	const char		*app;		/* "imap", "tls" or NULL */
 	uint64_t		 findings;	/* bit per enum iw_finding */
+	uint64_t		 anomalies;	/* bit per kind (stats' table)
+						 * written for this session */
+	bool			 anomaly_other;	/* ... a kind past the table */
 
 	struct iw_stream_totals	 totals;
 };
@@ -641,13 +645,62 @@ iw_alert(struct iw_session *s, enum iw_finding f, int severity,
 	return true;
 }
 
+/* The process-wide limit per kind (anomaly_rate.h); --anomaly-rate. */
+static struct iw_anomaly_rate anomaly_rate;
+static bool anomaly_rate_set;
+
+/*
+ * Is this the session's first anomaly of the kind?  Later ones are only
+ * counted: an overlap with other data in every retransmission must not
+ * write an event each.
+ */
+static bool
+first_of_kind(struct iw_session *s, int kind)
+{
+	uint64_t bit;
+
+	if (kind < 0) {
+		if (s->anomaly_other)
+			return false;
+		s->anomaly_other = true;
+		return true;
+	}
+	bit = 1ULL << kind;
+	if (s->anomalies & bit)
+		return false;
+	s->anomalies |= bit;
+	return true;
+}
+
+/* Write or only count an anomaly of this kind seen at packet time ts. */
+static bool
+anomaly_admitted(int kind, iw_time ts)
+{
+	/* set up, and again when a reload changed the rate */
+	if (!anomaly_rate_set ||
+	    anomaly_rate.per_second != iw_cfg.anomaly_rate) {
+		iw_anomaly_rate_init(&anomaly_rate, iw_cfg.anomaly_rate);
+		anomaly_rate_set = true;
+	}
+	return iw_anomaly_rate_admit(&anomaly_rate, kind < 0 ?
+	    IW_ANOMALY_KINDS - 1 : (unsigned)kind, ts);
+}
+
 void
 iw_anomaly(struct iw_session *s, const char *type, const char *event,
     const char *layer)
 {
 	struct json_object *ev, *an;
+	int kind = iw_stats_anomaly(layer, event);
 
-	iw_stats_anomaly(layer, event);
+	if (!first_of_kind(s, kind)) {
+		iw_stats.anomalies_repeated++;
+		return;
+	}
+	if (!anomaly_admitted(kind, s->now)) {
+		iw_stats.anomalies_rate_limited++;
+		return;
+	}
 	ev = iw_event_new("anomaly", s->now, s->flow);
 	if (ev == NULL)
 		return;

@@ -37,7 +37,7 @@ iw_bad_packet_name(enum iw_bad_packet b)
 	return bad_names[b];
 }
 
-void
+int
 iw_stats_anomaly(const char *layer, const char *event)
 {
 	char kind[48];
@@ -47,16 +47,17 @@ iw_stats_anomaly(const char *layer, const char *event)
 	for (i = 0; i < iw_stats.n_anomaly_kinds; i++) {
 		if (strcmp(iw_stats.anomaly_kind[i], kind) == 0) {
 			iw_stats.anomaly_count[i]++;
-			return;
+			return i;
 		}
 	}
 	if (i == IW_MAX_ANOMALY_KINDS) {
 		iw_stats.anomalies_other++;
-		return;
+		return -1;
 	}
 	memcpy(iw_stats.anomaly_kind[i], kind, sizeof(kind));
 	iw_stats.anomaly_count[i] = 1;
 	iw_stats.n_anomaly_kinds++;
+	return i;
 }
 
 static void
@@ -137,6 +138,10 @@ tcp_object(void)
 	add_u64(o, "gaps", iw_stats.tcp_gaps);
 	add_u64(o, "gap_bytes", iw_stats.tcp_gap_bytes);
 	add_u64(o, "reassembly_cap_hits", iw_stats.tcp_ooo_cap_hits);
+	add_u64(o, "reassembly_holders_evicted",
+	    iw_stats.tcp_reasm_holders_evicted);
+	add_u64(o, "reassembly_segments_dropped",
+	    iw_stats.tcp_reasm_segs_dropped);
 	add_u64(o, "reassembly_bytes_peak", iw_stats.reasm_bytes_peak);
 	add_u64(o, "bytes_delivered", iw_stats.bytes_delivered);
 	add_u64(o, "bytes_bypassed", iw_stats.bytes_bypassed);
@@ -155,6 +160,8 @@ sessions_object(void)
 	add_u64(o, "tls", iw_stats.sessions_tls);
 	add_u64(o, "not_analysed", iw_stats.sessions_not_analysed);
 	add_u64(o, "dropped", iw_stats.sessions_dropped);
+	add_u64(o, "inflated_bytes", iw_stats.inflated_bytes);
+	add_u64(o, "inflate_limited", iw_stats.inflate_limited);
 	f = json_object_new_object();
 	for (i = 0; i < IW_F_COUNT; i++)
 		add_u64(f, iw_finding_info(i)->id, iw_stats.findings[i]);
@@ -165,6 +172,8 @@ sessions_object(void)
 	if (iw_stats.anomalies_other > 0)
 		add_u64(a, "other", iw_stats.anomalies_other);
 	json_object_object_add(o, "anomalies", a);
+	add_u64(o, "anomalies_repeated", iw_stats.anomalies_repeated);
+	add_u64(o, "anomalies_rate_limited", iw_stats.anomalies_rate_limited);
 	return o;
 }
 

@@ -38,6 +38,7 @@ static const char *const anomaly_names[] = {
 	[A_INFLATE_FAILED] = "imap_inflate_failed",
 	[A_STARTTLS_GAP] = "imap_gap_during_starttls",
 	[A_TOO_MANY_COMMANDS] = "imap_too_many_outstanding_commands",
+	[A_INFLATE_LIMIT] = "imap_inflate_limit",
 };
 
 void

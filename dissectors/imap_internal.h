@@ -337,6 +337,7 @@ enum imap_anomaly {
 	A_INFLATE_FAILED,
 	A_STARTTLS_GAP,
 	A_TOO_MANY_COMMANDS,
+	A_INFLATE_LIMIT,
 };
 
 /* ---- imap.c ---- */

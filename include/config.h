@@ -42,6 +42,12 @@ struct iw_config {
 	uint64_t	reasm_global_cap;	/* out-of-order bytes in all */
 	uint64_t	frag_mem_cap;		/* IP fragments held */
 	uint64_t	flow_mem_cap;		/* all that flows hold (flowmem.h) */
+	uint64_t	inflate_ratio;		/* COMPRESS: inflated bytes past
+						 * the first MiB per compressed
+						 * byte, a direction */
+	uint64_t	inflate_max;		/* ... and in all, a direction */
+	uint32_t	anomaly_rate;		/* anomaly events a kind a second
+						 * of packet time (0: no limit) */
 
 	/* findings */
 	int		bruteforce_count;	/* failed auths ... */

@@ -10,6 +10,7 @@
 #include "session.h"
 
 struct iw_seg;
+struct iw_held;
 
 /* One direction of a connection, as the reassembler follows it. */
 struct iw_tcpdir {
@@ -25,9 +26,15 @@ struct iw_tcpdir {
 	uint32_t	 max_end;	/* highest sequence number sent + 1 */
 	uint64_t	 offset;	/* stream offset of next_seq */
 
-	struct iw_seg	*ooo;		/* out-of-order segments, by seq */
+	/* out-of-order segments, by seq: level 0 of a skip list; the rest
+	 * of it, and the direction's place among those holding data, only
+	 * while some are held (reassembly.c) */
+	struct iw_seg	*ooo;
+	struct iw_held	*held;
 	uint32_t	 ooo_bytes;
 	uint32_t	 ooo_count;
+	uint32_t	 ooo_data;	/* of ooo_bytes, those with data: what
+					 * --reassembly-cap counts */
 
 	uint8_t		*recent;	/* last bytes delivered (a ring), to
 					 * compare retransmitted data */

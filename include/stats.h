@@ -73,6 +73,8 @@ struct iw_stats {
 	uint64_t	tcp_gaps;
 	uint64_t	tcp_gap_bytes;
 	uint64_t	tcp_ooo_cap_hits;
+	uint64_t	tcp_reasm_holders_evicted;	/* made room for others */
+	uint64_t	tcp_reasm_segs_dropped;		/* past 4,096 held */
 	uint64_t	reasm_bytes_held;	/* now */
 	uint64_t	reasm_bytes_peak;
 	uint64_t	bytes_delivered;
@@ -85,6 +87,8 @@ struct iw_stats {
 	uint64_t	sessions_tls;
 	uint64_t	sessions_not_analysed;	/* no dissector matched */
 	uint64_t	sessions_dropped;	/* dissector gave up */
+	uint64_t	inflated_bytes;		/* COMPRESS=DEFLATE output */
+	uint64_t	inflate_limited;	/* directions cut at a cap */
 	uint64_t	findings[IW_F_COUNT];
 
 	/* anomalies by kind ("layer.event") */
@@ -92,6 +96,9 @@ struct iw_stats {
 	char		anomaly_kind[IW_MAX_ANOMALY_KINDS][48];
 	uint64_t	anomaly_count[IW_MAX_ANOMALY_KINDS];
 	uint64_t	anomalies_other;	/* kinds past the table */
+	uint64_t	anomalies_repeated;	/* not written: the session's
+						 * kind was written already */
+	uint64_t	anomalies_rate_limited;	/* not written: --anomaly-rate */
 
 	/* output */
 	uint64_t	events;
@@ -103,7 +110,8 @@ struct iw_stats {
 
 extern struct iw_stats iw_stats;
 
-void iw_stats_anomaly(const char *layer, const char *event);
+/* Counts an anomaly; returns its kind's index in the table, -1 past it. */
+int iw_stats_anomaly(const char *layer, const char *event);
 
 /* Write the stats event (at packet time ts). */
 void iw_stats_emit(iw_time ts);

@@ -307,6 +307,7 @@ def every_key():
         "tcp-timeout": "600", "closed-timeout": "5",
         "reassembly-flow-cap": "2M", "reassembly-cap": "64M",
         "frag-memory": "1M", "flow-memory": "512M",
+        "inflate-ratio": "50", "inflate-max": "16M", "anomaly-rate": "10",
         "server-name": "10.77.0.1=imap.example.test",
         "server-names": write("names", "# x\n10.77.0.1:993=imap.example.test"
                               "\n"),

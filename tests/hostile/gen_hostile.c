@@ -28,6 +28,16 @@
 
 static const struct attack *const attacks[] = {
 	&atk_syn_flood,
+	&atk_idle_reassembly,
+	&atk_holes_held,
+	&atk_held_segments,
+	&atk_deflate_bomb,
+	&atk_anomaly_flood,
+	&atk_anomaly_flows,
+	&atk_stuck_literals,
+	&atk_endless_line,
+	&atk_pipelined_commands,
+	&atk_one_byte_segments,
 	NULL
 };
 

@@ -30,5 +30,15 @@ struct attack {
 };
 
 extern const struct attack atk_syn_flood;
+extern const struct attack atk_idle_reassembly;
+extern const struct attack atk_holes_held;
+extern const struct attack atk_held_segments;
+extern const struct attack atk_deflate_bomb;
+extern const struct attack atk_anomaly_flood;
+extern const struct attack atk_anomaly_flows;
+extern const struct attack atk_stuck_literals;
+extern const struct attack atk_endless_line;
+extern const struct attack atk_pipelined_commands;
+extern const struct attack atk_one_byte_segments;
 
 #endif /* HOSTILE_HOSTILE_H */

@@ -224,22 +224,30 @@ pw_conn_init(struct pw_conn *k, const struct pw_end *client,
 	k->ip_id = 1;
 }
 
+/* A segment `off` bytes past the next sequence number of direction d. */
 static void
-conn_seg(struct pw_file *w, struct pw_conn *k, enum pw_dir d, uint8_t flags,
-    const void *data, size_t len)
+seg_at(struct pw_file *w, struct pw_conn *k, enum pw_dir d, uint32_t off,
+    uint8_t flags, const void *data, size_t len)
 {
 	struct pw_seg g;
 
 	memset(&g, 0, sizeof(g));
 	g.from = d == PW_C2S ? &k->c : &k->s;
 	g.to = d == PW_C2S ? &k->s : &k->c;
-	g.seq = d == PW_C2S ? k->cseq : k->sseq;
+	g.seq = (d == PW_C2S ? k->cseq : k->sseq) + off;
 	g.ack = d == PW_C2S ? k->sseq : k->cseq;
 	g.flags = flags;
 	g.payload = data;
 	g.len = len;
 	g.ip_id = k->ip_id++;
 	pw_tcp(w, &g);
+}
+
+static void
+conn_seg(struct pw_file *w, struct pw_conn *k, enum pw_dir d, uint8_t flags,
+    const void *data, size_t len)
+{
+	seg_at(w, k, d, 0, flags, data, len);
 	if (d == PW_C2S)
 		k->cseq += (uint32_t)len + ((flags & (TH_SYN | TH_FIN)) ? 1 : 0);
 	else
@@ -310,4 +318,103 @@ pw_rand(uint64_t *state)
 	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
 	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
 	return z ^ (z >> 31);
+}
+
+/* ---- out of order, idle, and the victim's LOGIN reordered ---- */
+
+void
+pw_seg_at(struct pw_file *w, struct pw_conn *k, enum pw_dir d, uint32_t off,
+    const void *data, size_t len)
+{
+	seg_at(w, k, d, off, TH_ACK | TH_PSH, data, len);
+}
+
+void
+pw_seq_skip(struct pw_conn *k, enum pw_dir d, uint32_t n)
+{
+	if (d == PW_C2S)
+		k->cseq += n;
+	else
+		k->sseq += n;
+}
+
+void
+pw_ack(struct pw_file *w, struct pw_conn *k, enum pw_dir d)
+{
+	conn_seg(w, k, d, TH_ACK, NULL, 0);
+}
+
+void
+pw_send_reordered(struct pw_file *w, struct pw_conn *k, enum pw_dir d,
+    const void *data, size_t len, size_t split)
+{
+	const uint8_t *p = data;
+
+	if (split > len)
+		split = len;
+	pw_seg_at(w, k, d, (uint32_t)split, p + split, len - split);
+	pw_seg_at(w, k, d, 0, p, split);
+	pw_seq_skip(k, d, (uint32_t)len);
+}
+
+void
+pw_victim_session_split(struct pw_file *w, const struct pw_end *client,
+    const struct pw_end *server)
+{
+	static const char greeting[] = "* OK [CAPABILITY IMAP4rev1 "
+	    "AUTH=PLAIN] Dovecot ready.\r\n";
+	static const char login[] =
+	    "a1 LOGIN " VICTIM_USER " " VICTIM_PASS "\r\n";
+	static const char ok[] = "a1 OK Logged in\r\n";
+	struct pw_conn k;
+
+	pw_conn_init(&k, client, server, 0x30000000, 0x40000000);
+	pw_handshake(w, &k);
+	pw_send(w, &k, PW_S2C, greeting, sizeof(greeting) - 1);
+	/* the user name in one segment, the password in the other */
+	pw_send_reordered(w, &k, PW_C2S, login, sizeof(login) - 1,
+	    sizeof("a1 LOGIN " VICTIM_USER) - 1);
+	pw_send(w, &k, PW_S2C, ok, sizeof(ok) - 1);
+	pw_close_conn(w, &k);
+}
+
+void
+pw_victim_last(struct pw_file *w)
+{
+	struct pw_end vc, vs;
+
+	pw_advance(w, 1000000);
+	pw_v4(&vc, "192.0.2.10", 40000);
+	pw_v4(&vs, "192.0.2.200", 143);
+	pw_victim_session(w, &vc, &vs);
+}
+
+void
+pw_client_n(struct pw_end *e, uint8_t net, uint64_t i)
+{
+	pw_v4(e, "10.0.0.0", (uint16_t)(1024 + i % 60000));
+	e->addr[1] = (uint8_t)(net + (i >> 16));
+	e->addr[2] = (uint8_t)(i >> 8);
+	e->addr[3] = (uint8_t)i;
+}
+
+void
+pw_open_imap(struct pw_file *w, struct pw_conn *k, const struct pw_end *client,
+    const struct pw_end *server, uint32_t cisn, const char *greeting)
+{
+	pw_conn_init(k, client, server, cisn, cisn ^ 0x5a5a5a5a);
+	pw_handshake(w, k);
+	pw_send(w, k, PW_S2C, greeting, strlen(greeting));
+}
+
+void
+pw_linger(struct pw_file *w, struct pw_conn *k, bool close)
+{
+	if (close) {
+		pw_close_conn(w, k);
+		return;
+	}
+	pw_ack(w, k, PW_C2S);
+	pw_ack(w, k, PW_S2C);
+	pw_ack(w, k, PW_C2S);
 }

@@ -95,6 +95,47 @@ void pw_close_conn(struct pw_file *, struct pw_conn *);
 void pw_victim_session(struct pw_file *, const struct pw_end *client,
     const struct pw_end *server);
 
+/*
+ * Out of order: one segment `off` bytes past the next sequence number of
+ * direction d (nothing is advanced); pw_seq_skip then moves the next
+ * sequence number past bytes so sent.  pw_send_reordered sends
+ * data[split..] first, then data[..split], and advances.
+ */
+void pw_seg_at(struct pw_file *, struct pw_conn *, enum pw_dir,
+    uint32_t off, const void *data, size_t len);
+void pw_seq_skip(struct pw_conn *, enum pw_dir, uint32_t n);
+void pw_send_reordered(struct pw_file *, struct pw_conn *, enum pw_dir,
+    const void *data, size_t len, size_t split);
+
+/* A bare ACK from direction d (a keep-alive of an idle connection). */
+void pw_ack(struct pw_file *, struct pw_conn *, enum pw_dir);
+
+/*
+ * The victim again, but its LOGIN line comes in two segments, the second
+ * (the password) captured before the first: found only if the sensor
+ * can still reorder a segment for this connection.
+ */
+void pw_victim_session_split(struct pw_file *, const struct pw_end *client,
+    const struct pw_end *server);
+
+/* The victim, a second after the attack, between the usual addresses
+ * (192.0.2.10:40000 to 192.0.2.200:143). */
+void pw_victim_last(struct pw_file *);
+
+/*
+ * The i-th of many clients: 10.(net + i / 65536).(i / 256 % 256).(i % 256),
+ * port 1024 + i % 60000.
+ */
+void pw_client_n(struct pw_end *, uint8_t net, uint64_t i);
+
+/* Handshake, then the server's greeting (a C string). */
+void pw_open_imap(struct pw_file *, struct pw_conn *,
+    const struct pw_end *client, const struct pw_end *server, uint32_t cisn,
+    const char *greeting);
+
+/* The end of a connection: FINs (close) or three keep-alives (it stays). */
+void pw_linger(struct pw_file *, struct pw_conn *, bool close);
+
 /* Deterministic pseudo-random numbers (splitmix64), seeded per attack. */
 uint64_t pw_rand(uint64_t *state);
 

@@ -7,7 +7,10 @@
  */
 #include <zlib.h>
 
+#include "config.h"
 #include "imap.h"
+#include "../../dissectors/imap_internal.h"
+#include "stats.h"
 #include "test_imap.h"
 
 struct zside {
@@ -112,12 +115,14 @@ test_compress(void)
 	CHECK(compress_run((size_t)-1) == 0, "COMPRESS: one byte a segment");
 }
 
-/* A 4 MB literal of zeros in 8 KB of deflate: memory stays bounded. */
-static void
-test_compress_bomb(void)
+/*
+ * A 4 MB literal of zeros in 4 KB of deflate, then "* BYE": one server
+ * direction of a session; returns the session's events.
+ */
+static struct json_object *
+bomb_run(size_t *held)
 {
 	struct zside zsv;
-	struct json_object *ev, *im;
 	uint8_t *zeros = calloc(1, 4 << 20);
 	struct th t;
 
@@ -131,17 +136,79 @@ test_compress_bomb(void)
 	th_send(&t, S2C, zsv.out, zsv.n);
 	zput(&zsv, zeros, 4 << 20);
 	th_send(&t, S2C, zsv.out, zsv.n);
-	zput(&zsv, ")\r\n* 2 EXISTS\r\n", 15);
+	zput(&zsv, ")\r\n* BYE bye\r\n", 14);
 	th_send(&t, S2C, zsv.out, zsv.n);
-	CHECK(iw_session_held(t.s) <= IW_PENDING_MAX,
-	    "inflating 4 MB: nothing big held");
+	*held = iw_session_held(t.s);
 	th_end(&t, IW_END_FIN);
 	deflateEnd(&zsv.z);
 	free(zeros);
-	ev = th_events();
+	return th_events();
+}
+
+/* The same with caps: (ratio, max) as --inflate-ratio, --inflate-max. */
+static struct json_object *
+bomb_with(uint64_t ratio, uint64_t max, uint64_t *limited,
+    uint64_t *inflated)
+{
+	struct json_object *ev;
+	uint64_t l0 = iw_stats.inflate_limited, i0 = iw_stats.inflated_bytes;
+	size_t held;
+
+	iw_cfg.inflate_ratio = ratio;
+	iw_cfg.inflate_max = max;
+	ev = bomb_run(&held);
+	*limited = iw_stats.inflate_limited - l0;
+	*inflated = iw_stats.inflated_bytes - i0;
+	iw_config_defaults(&iw_cfg);
+	return ev;
+}
+
+static void
+test_compress_bomb(void)
+{
+	struct json_object *ev, *im;
+	uint64_t limited, inflated;
+	size_t held;
+
+	/* no caps: followed to the end, memory bounded all along */
+	iw_cfg.inflate_ratio = iw_cfg.inflate_max = 0;
+	ev = bomb_run(&held);
+	iw_config_defaults(&iw_cfg);
 	im = th_first(ev, "imap");
+	CHECK(held <= IW_PENDING_MAX, "inflating 4 MB: nothing big held");
 	CHECK(ti_int(im, "imap.literals.bytes") == 4 << 20 &&
-	    th_count(ev, "anomaly") == 0, "4 MB inflated literal skipped");
+	    ti_streq(im, "imap.state", "logout") &&
+	    th_count(ev, "anomaly") == 0, "no caps: 4 MB inflated literal "
+	    "skipped by count, the BYE after it read, no anomaly");
+	json_object_put(ev);
+
+	/* the defaults (100 a byte past 1 MiB): the bomb is cut there */
+	ev = bomb_with(100, 64 << 20, &limited, &inflated);
+	im = th_first(ev, "imap");
+	CHECK(limited == 1 && th_count(ev, "anomaly") == 1 &&
+	    ti_streq(th_first(ev, "anomaly"), "anomaly.event",
+	    "imap_inflate_limit") && im != NULL &&
+	    json_object_get_boolean(th_get(im, "imap.compressed")),
+	    "default --inflate-ratio: a 1000:1 stream is cut, one "
+	    "imap_inflate_limit anomaly, counted, the session still reported");
+	CHECK(inflated > 1 << 20 && inflated < (1 << 20) + 2 * IMAP_ZBUF +
+	    100 * 8192 && !ti_streq(im, "imap.state", "logout"),
+	    "default --inflate-ratio: cut within a buffer of 1 MiB plus 100 "
+	    "times the compressed bytes (%llu inflated), the BYE after not read",
+	    (unsigned long long)inflated);
+	json_object_put(ev);
+
+	/* a ratio above the stream's: only --inflate-max cuts it */
+	ev = bomb_with(2000, 0, &limited, &inflated);
+	CHECK(limited == 0 && th_count(ev, "anomaly") == 0 &&
+	    inflated >= 4 << 20, "--inflate-ratio 2000: a 1000:1 stream is "
+	    "followed to the end");
+	json_object_put(ev);
+	ev = bomb_with(0, 2 << 20, &limited, &inflated);
+	CHECK(limited == 1 && th_count(ev, "anomaly") == 1 &&
+	    inflated > 2 << 20 && inflated <= (2 << 20) + IMAP_ZBUF,
+	    "--inflate-max 2M: cut within a buffer of 2 MiB (%llu inflated)",
+	    (unsigned long long)inflated);
 	json_object_put(ev);
 }
 
