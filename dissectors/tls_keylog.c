@@ -637,12 +637,13 @@ parse_line(const char *p, size_t n, struct pent *out, const char **why)
 		return L_BAD;
 	}
 	slen = fl[2] / 2;
-	if (fl[2] % 2 != 0 || !unhex(f[2], fl[2], out->v)) {
-		*why = "secret is not hex";
+	if (fl[2] % 2 != 0 || (k == IW_TLS_MASTER ? slen != 48 :
+	    (slen != 32 && slen != 48))) {
+		*why = "secret has the wrong length for its label";
 		return L_BAD;
 	}
-	if (k == IW_TLS_MASTER ? slen != 48 : (slen != 32 && slen != 48)) {
-		*why = "secret has the wrong length for its label";
+	if (!unhex(f[2], fl[2], out->v)) {
+		*why = "secret is not hex";
 		return L_BAD;
 	}
 	out->kind = (uint8_t)k;

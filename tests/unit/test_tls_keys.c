@@ -839,6 +839,9 @@ test_keylog_lines(const char *dir)
 	    "5151515151515151515151515151515151515151515151515151515151515151"
 	    "51515151515151515151515151515151");
 	fprintf(fp, "SERVER_TRAFFIC_SECRET_0 %064d 00 extra\n", 9); /* 18 */
+	/* 19: a secret longer than any (found by fuzz_keylog: it was
+	 * decoded before its length was checked) */
+	fprintf(fp, "CLIENT_RANDOM %064d %0400d\n", 1, 0);
 	fclose(fp);
 	chmod(path, 0600);
 	if (iw_keylog_add_file(kl, path, err, sizeof(err)) != 0)
@@ -869,8 +872,8 @@ test_keylog_lines(const char *dir)
 	}
 	CHECK(!known(kl, 3) && !known(kl, 99), "key log: a random with only "
 	    "bad lines, or never logged, is not found");
-	CHECK(st.bad_lines == 7 && st.ignored_lines == 1 && st.lines == 18,
-	    "key log: 7 bad lines, 1 other label, 18 lines (%llu %llu %llu)",
+	CHECK(st.bad_lines == 8 && st.ignored_lines == 1 && st.lines == 19,
+	    "key log: 8 bad lines, 1 other label, 19 lines (%llu %llu %llu)",
 	    (unsigned long long)st.bad_lines,
 	    (unsigned long long)st.ignored_lines,
 	    (unsigned long long)st.lines);
@@ -878,7 +881,8 @@ test_keylog_lines(const char *dir)
 	    "lines.keylog:11: ") && strstr(notes, "lines.keylog:12: ") &&
 	    strstr(notes, "lines.keylog:13: ") && strstr(notes,
 	    "lines.keylog:14: ") && strstr(notes, "lines.keylog:15: ") &&
-	    strstr(notes, "lines.keylog:18: ") && nnotes == 7,
+	    strstr(notes, "lines.keylog:18: ") && strstr(notes,
+	    "lines.keylog:19: ") && nnotes == 8,
 	    "key log: each bad line reported by its number");
 	CHECK(strstr(notes, "2233") == NULL && strstr(notes, "zzzz") ==
 	    NULL && strstr(notes, "3131") == NULL && strstr(notes, "0000000")
@@ -886,7 +890,7 @@ test_keylog_lines(const char *dir)
 	    "key log: no report echoes any part of a bad line");
 	rc = iw_keylog_poll(kl, note_cb, &nnotes);
 	iw_keylog_get_stats(kl, &st);
-	CHECK(rc == 0 && st.lines == 18 && st.publishes == 1 && nnotes == 7,
+	CHECK(rc == 0 && st.lines == 19 && st.publishes == 1 && nnotes == 8,
 	    "key log: a poll with nothing new reads nothing, publishes "
 	    "nothing, reports nothing again");
 	iw_keylog_free(kl);
