@@ -10,8 +10,10 @@
  *		and IV sizes, MAC, PRF hash), read from its IANA name in the
  *		generated registry (ciphers.h), so no suite table is typed in.
  *		AES-GCM, AES-CCM, AES-CCM_8, ChaCha20-Poly1305, ARIA-GCM, and
- *		AES, Camellia or 3DES in CBC with HMAC-SHA1/256/384; SSLv3,
- *		NULL, export, RC4 and the rest are not supported.
+ *		AES or Camellia in CBC with HMAC-SHA1/256/384 (what OpenSSL
+ *		3.0's default provider and libssl still do, so each is tested
+ *		against libssl's own records); SSLv3, NULL, export, RC4,
+ *		3DES and the rest are not supported.
  *
  *   records	struct iw_tls_rp: one direction's record protection, its
  *		keys and sequence number; iw_tls_rp_open() decrypts and
