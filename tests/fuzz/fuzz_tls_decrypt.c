@@ -45,6 +45,7 @@
 
 struct sealer {
 	EVP_CIPHER_CTX	*ctx;
+	bool		 keyed;		/* ctx holds key: only nonces change */
 	uint8_t		 key[16], iv[16], mac_key[20];
 	uint8_t		 secret[32];
 	uint64_t	 seq;
@@ -222,6 +223,7 @@ stage13(struct h *h, enum iw_dir dir, int stage)
 	iw_tls13_expand_label("SHA256", s->secret, 32, "iv", NULL, 0, s->iv,
 	    12);
 	s->seq = 0;
+	s->keyed = false;
 }
 
 static void
@@ -267,7 +269,14 @@ gcm_seal(struct sealer *s, const uint8_t nonce[12], const uint8_t *aad,
 {
 	int l = 0, fl = 0;
 
-	EVP_EncryptInit_ex(s->ctx, EVP_aes_128_gcm(), NULL, s->key, nonce);
+	/* keyed once: a timeout under load was the cipher set up again
+	 * for every one of thousands of tiny records */
+	if (!s->keyed)
+		EVP_EncryptInit_ex(s->ctx, EVP_aes_128_gcm(), NULL, s->key,
+		    nonce);
+	else
+		EVP_EncryptInit_ex(s->ctx, NULL, NULL, NULL, nonce);
+	s->keyed = true;
 	EVP_EncryptUpdate(s->ctx, NULL, &l, aad, (int)aadlen);
 	EVP_EncryptUpdate(s->ctx, out, &l, pt, (int)n);
 	EVP_EncryptFinal_ex(s->ctx, out + l, &fl);
@@ -346,9 +355,13 @@ seal12_cbc(struct h *h, enum iw_dir dir, uint8_t type, const uint8_t *p,
 	len += pad + 1;
 	if (ivl)
 		memset(out, (int)(s->seq & 0xff), 16);	/* explicit IV */
-	EVP_EncryptInit_ex(s->ctx, EVP_aes_128_cbc(), NULL, s->key,
-	    ivl ? out : s->iv);
-	EVP_CIPHER_CTX_set_padding(s->ctx, 0);
+	if (!s->keyed) {
+		EVP_EncryptInit_ex(s->ctx, EVP_aes_128_cbc(), NULL, s->key,
+		    NULL);
+		EVP_CIPHER_CTX_set_padding(s->ctx, 0);
+		s->keyed = true;
+	}
+	EVP_EncryptInit_ex(s->ctx, NULL, NULL, NULL, ivl ? out : s->iv);
 	EVP_EncryptUpdate(s->ctx, out + ivl, &l, pt, (int)len);
 	EVP_EncryptFinal_ex(s->ctx, out + ivl + l, &fl);
 	if (!ivl)
