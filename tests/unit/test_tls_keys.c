@@ -1037,7 +1037,8 @@ test_keylog_cap(const char *dir)
 struct reader_arg {
 	struct iw_keylog	*kl;
 	atomic_int		*stop;
-	long			 lookups, misses;
+	atomic_long		 lookups;
+	long			 misses;
 };
 
 static void *
@@ -1059,10 +1060,28 @@ reader(void *p)
 		if (iw_keys_count(sn) > 0 && !iw_keys_find(sn, r, &s))
 			a->misses++;
 		iw_keys_release(sn);
-		a->lookups++;
+		atomic_fetch_add(&a->lookups, 1);
 	}
 	iw_tls_secrets_wipe(&s);
 	return NULL;
+}
+
+/* Until both readers have looked up once more (at most ~2 s): the
+ * publishes and the lookups really interleave, however loaded the
+ * machine. */
+static void
+readers_step(struct reader_arg *a)
+{
+	long seen[2] = { atomic_load(&a[0].lookups),
+	    atomic_load(&a[1].lookups) };
+	int spins;
+
+	for (spins = 0; spins < 20000; spins++) {
+		if (atomic_load(&a[0].lookups) > seen[0] &&
+		    atomic_load(&a[1].lookups) > seen[1])
+			return;
+		usleep(100);
+	}
 }
 
 static void
@@ -1085,7 +1104,8 @@ test_keylog_threads(const char *dir)
 	for (i = 0; i < 2; i++) {
 		a[i].kl = kl;
 		a[i].stop = &stop;
-		a[i].lookups = a[i].misses = 0;
+		atomic_init(&a[i].lookups, 0);
+		a[i].misses = 0;
 		pthread_create(&th[i], NULL, reader, &a[i]);
 	}
 	for (i = 0; i < 300; i++) {
@@ -1093,14 +1113,19 @@ test_keylog_threads(const char *dir)
 		line(fp, "CLIENT_RANDOM", i, 0x5a, 48);
 		fclose(fp);
 		rc += iw_keylog_poll(kl, note_cb, &nnotes);
+		if (i % 10 == 0)
+			readers_step(a);
 	}
 	atomic_store(&stop, 1);
 	for (i = 0; i < 2; i++)
 		pthread_join(th[i], NULL);
 	CHECK(rc == 300 && iw_keylog_generation(kl) == 300 &&
-	    a[0].misses == 0 && a[1].misses == 0 && a[0].lookups > 0,
+	    a[0].misses == 0 && a[1].misses == 0 &&
+	    atomic_load(&a[0].lookups) >= 30 &&
+	    atomic_load(&a[1].lookups) >= 30,
 	    "two reader threads through 300 publishes: every snapshot "
-	    "whole (%ld + %ld lookups)", a[0].lookups, a[1].lookups);
+	    "whole (%ld + %ld lookups)", atomic_load(&a[0].lookups),
+	    atomic_load(&a[1].lookups));
 	iw_keylog_free(kl);
 	unlink(path);
 }
