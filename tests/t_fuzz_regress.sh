@@ -18,7 +18,7 @@ LIB=$B/libimapwatch.a
 OUT=$B/fuzz-replay
 SAMPLE=${IW_FUZZ_SAMPLE:-6}	# generated seeds a harness
 TMO=${IW_FUZZ_REPLAY_TIMEOUT:-10}
-HARNESSES="packet pcapng imap tls x509 sasl"
+HARNESSES="packet pcapng imap tls x509 sasl keylog tls_decrypt"
 
 if [ ! -f "$LIB" ]; then
 	echo "skip - fuzz replay ($LIB not built)"

@@ -37,6 +37,14 @@ def tls_context(args):
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
+    # key log captures (tests/captures/keylog.py)
+    if getattr(args, "keylog", None):
+        ctx.keylog_filename = args.keylog
+    if getattr(args, "tls_max", None):
+        ctx.maximum_version = {"1.2": ssl.TLSVersion.TLSv1_2,
+                               "1.3": ssl.TLSVersion.TLSv1_3}[args.tls_max]
+    if getattr(args, "ciphers", None):
+        ctx.set_ciphers(args.ciphers)
     return ctx
 
 
@@ -412,6 +420,9 @@ def main():
     p.add_argument("--count", type=int, default=12)
     p.add_argument("--size", type=int, default=12000)
     p.add_argument("--conf", help="dovecot config (serve-preauth)")
+    p.add_argument("--keylog", help="SSLContext.keylog_filename")
+    p.add_argument("--tls-max", choices=["1.2", "1.3"])
+    p.add_argument("--ciphers", help="SSLContext.set_ciphers (TLS <= 1.2)")
     a = p.parse_args()
     if a.kind == "serve-preauth":
         return serve_preauth(a)

@@ -6,6 +6,8 @@
 #   tests/captures/make-captures.sh            every scenario
 #   ONLY=tls12 tests/captures/make-captures.sh scenarios whose name has "tls12"
 #   KEEP=1 ...                                 keep the work directory
+#   KEYLOG=only ... / KEYLOG=no ...            only / not the captures with
+#                                              key logs (pcaps/keylog/)
 #
 # Two network namespaces joined by a veth pair:
 #   iwcap-srv  10.77.0.1/24  fd77::1/64   dovecot, tcpdump (on the veth)
@@ -91,5 +93,16 @@ for ns in $SRV $CLI; do
 	    net.ipv6.conf.default.router_solicitations=0 >/dev/null 2>&1 || true
 done
 
-"$PY" tests/captures/capture.py --root "$ROOT" --work "$WORK" \
-    --srv-ns $SRV --cli-ns $CLI --iface iwcap-s ${ONLY:+--only "$ONLY"}
+rc=0
+if [ "${KEYLOG:-}" != only ]; then
+	"$PY" tests/captures/capture.py --root "$ROOT" --work "$WORK" \
+	    --srv-ns $SRV --cli-ns $CLI --iface iwcap-s ${ONLY:+--only "$ONLY"} ||
+	    rc=1
+fi
+# the captures with key logs (pcaps/keylog/, tests/captures/keylog.py)
+if [ "${KEYLOG:-}" != no ]; then
+	"$PY" tests/captures/keylog.py --root "$ROOT" --work "$WORK" \
+	    --srv-ns $SRV --cli-ns $CLI --iface iwcap-s ${ONLY:+--only "$ONLY"} ||
+	    rc=1
+fi
+exit $rc

@@ -3,7 +3,8 @@
 #
 #   tests/fuzz/run.sh [HARNESS...]	(make fuzz: all of them)
 #
-# Harnesses (tests/fuzz/fuzz_*.c): packet pcapng imap tls x509 sasl.
+# Harnesses (tests/fuzz/fuzz_*.c): packet pcapng imap tls x509 sasl keylog
+# tls_decrypt.
 # Environment:
 #   FUZZ_SECONDS=60	libFuzzer time per harness
 #   FUZZ_JOBS=1		harnesses fuzzed at the same time (cores are shared)
@@ -27,7 +28,7 @@
 set -u
 cd "$(dirname "$0")/../.." || exit 2
 ROOT=$PWD
-ALL="packet pcapng imap tls x509 sasl"
+ALL="packet pcapng imap tls x509 sasl keylog tls_decrypt"
 HARNESSES=${*:-$ALL}
 SECONDS_EACH=${FUZZ_SECONDS:-60}
 AFL_SECONDS=${FUZZ_AFL_SECONDS:-$SECONDS_EACH}
@@ -63,6 +64,8 @@ max_len() {
 	imap|tls) echo 24576 ;;
 	x509) echo 8192 ;;
 	sasl) echo 2048 ;;
+	keylog) echo 16384 ;;
+	tls_decrypt) echo 32768 ;;
 	esac
 }
 
@@ -104,8 +107,9 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:symbolize=1:
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 fuzz_one() {	# harness
 	local h=$1 dict=$1
-	case $h in imap|tls|packet|pcapng|x509|sasl) ;; *) die "no harness $h" ;; esac
-	mkdir -p "$BF/corpus/$h" "tests/fuzz/crashes/$h"
+	case $h in imap|tls|packet|pcapng|x509|sasl|keylog|tls_decrypt) ;;
+	*) die "no harness $h" ;; esac
+	mkdir -p "$BF/corpus/$h" "tests/fuzz/crashes/$h" "$BF/seeds/$h"
 	local dirs=("$BF/corpus/$h" "$BF/seeds/$h")
 	[ -d "tests/fuzz/seeds/$h" ] && dirs+=("tests/fuzz/seeds/$h")
 	[ -d "tests/fuzz/regress/$h" ] && dirs+=("tests/fuzz/regress/$h")
