@@ -764,7 +764,8 @@ iw_corr_leaf(struct iw_session *s, const uint8_t key[32], const char *name,
 	iw_fact_init(&f, IW_FACT_LEAF);
 	f.u.leaf.server = ref->ep.server;
 	f.u.leaf.port = ref->ep.sport;
-	memcpy(f.u.leaf.name, name, n);
+	if (n > 0)
+		memcpy(f.u.leaf.name, name, n);
 	f.u.leaf.name_len = (uint16_t)n;
 	memcpy(f.u.leaf.key_sha256, key, sizeof(f.u.leaf.key_sha256));
 	f.u.leaf.name_check = name_check_code(name_check);

@@ -212,7 +212,7 @@ usage(FILE *fp)
 "                        error, or FILE)\n"
 "  --write-alerted FILE  the packets of every alerted connection (pcap)\n"
 "  --state SPEC          where the correlator keeps what it learns across\n"
-"                        sessions: redis://HOST[:PORT][/PREFIX],\n"
+"                        sessions: redis://ADDR[:PORT][/PREFIX],\n"
 "                        unix:/PATH.sock or unix:/PATH/PREFIX (shared by\n"
 "                        sensors, kept across restarts; default: memory)\n"
 "  --state-password-file FILE  Redis password (FILE mode 0600; or\n"
@@ -1585,6 +1585,7 @@ open_state(void)
 		die("out of memory");
 	if (ms == 0)
 		ms = run.iface != NULL ? 20 : 2000;
+	signal(SIGPIPE, SIG_IGN);	/* a Redis that goes mid-write */
 	if (iw_state_open(sc->state, pw, sc->state_limits, run.iface != NULL,
 	    ms, err, sizeof(err)) != 0)
 		die("%s", err);

@@ -174,11 +174,15 @@ prefix_ok(const char *p)
 	return true;
 }
 
-/* "HOST[:PORT][/PREFIX]", HOST a name, an IPv4 address or [IPv6]. */
+/*
+ * "HOST[:PORT][/PREFIX]", HOST an IPv4 address or [IPv6]: not a name,
+ * whose resolving at each reconnect no timeout would bound.
+ */
 static int
 parse_tcp(struct iw_state_redis *r, const char *s)
 {
 	const char *slash = strchr(s, '/'), *hend, *colon = NULL;
+	struct iw_addr ad;
 	char *end;
 	size_t hl;
 	long port = DEFAULT_PORT;
@@ -205,6 +209,8 @@ parse_tcp(struct iw_state_redis *r, const char *s)
 		return -1;
 	memcpy(r->host, s, hl);
 	r->host[hl] = '\0';
+	if (iw_addr_parse(r->host, &ad) != 0)
+		return -1;
 	if (colon != NULL) {
 		port = strtol(colon + 1, &end, 10);
 		if (end != slash || port < 1 || port > 65535)
@@ -263,10 +269,11 @@ iw_state_redis_new(const char *spec, const char *password,
 		rc = parse_unix(r, spec + 5);
 	if (rc != 0 || (password != NULL &&
 	    (r->password = strdup(password)) == NULL)) {
-		snprintf(err, errlen, "--state: expected redis://HOST[:PORT]"
-		    "[/PREFIX] or unix:/PATH.sock or unix:/PATH/PREFIX (PREFIX "
-		    "letters, digits, '-', '_', '.'; a password goes in the "
-		    "config file or --state-password-file, never here)");
+		snprintf(err, errlen, "--state: expected redis://ADDRESS[:PORT]"
+		    "[/PREFIX] (an IPv4 or [IPv6] address) or unix:/PATH.sock "
+		    "or unix:/PATH/PREFIX (PREFIX letters, digits, '-', '_', "
+		    "'.'; a password goes in the config file or "
+		    "--state-password-file, never here)");
 		free(r);
 		return NULL;
 	}
@@ -661,7 +668,9 @@ redis_get(void *arg, const struct iw_state_key *k, struct iw_state_val *out)
 	redisReply *rep;
 	int rc;
 
-	if (r->c == NULL || k->kind == IW_STATE_AUTHFAIL)
+	if (k->kind == IW_STATE_AUTHFAIL)
+		return 0;	/* a window has no value to read */
+	if (r->c == NULL)
 		return -1;
 	key_text(r, k, key, sizeof(key));
 	rep = expect(r, redisCommand(r->c, "HMGET %s first last flow0 flow n "

@@ -42,7 +42,7 @@ struct json_object;
 
 #define IW_FACT_VERSION		1
 #define IW_CORR_MAX_PRODUCERS	64
-#define IW_CORR_QUEUE_MAX	65536
+#define IW_CORR_QUEUE_MAX	16384
 
 enum iw_fact_kind {
 	IW_FACT_CAPS = 1,	/* a not-authenticated cleartext capability
