@@ -64,7 +64,6 @@ static struct {
 	uint64_t	late;
 	uint64_t	queue_peak;
 	uint64_t	findings_unlisted;
-	uint64_t	state_anomalies;
 } cs;
 static iw_time last_clock = INT64_MIN;	/* of the last record taken */
 static uint64_t last_flow;
@@ -325,7 +324,6 @@ state_outage(const struct rec *r)
 
 	if (iw_state_take_outage() == NULL)
 		return;
-	cs.state_anomalies++;
 	iw_stats_anomaly("correlate", "state_backend_unreachable");
 	if ((ev = iw_event_new("anomaly", r->f.ts, &r->ref)) == NULL)
 		return;
