@@ -20,6 +20,7 @@
 
 #include "config.h"
 #include "correlate.h"
+#include "event.h"
 #include "harness.h"
 #include "state.h"
 #include "stats.h"
@@ -92,6 +93,52 @@ flowref(struct iw_flowref *r, int p, int i, const struct step *s)
 	iw_flowref_init(r, &ep, T0 + (iw_time)s->t * SEC);
 }
 
+/* The evidence a dissector would give with the fact (the alert's). */
+static struct json_object *
+evidence(enum iw_fact_kind kind)
+{
+	struct json_object *o = json_object_new_object(), *nc, *caps;
+
+	switch (kind) {
+	case IW_FACT_LEAF:
+		json_object_object_add(o, "subject",
+		    json_object_new_string("CN=imap.example.test"));
+		nc = json_object_new_object();
+		json_object_object_add(nc, "name",
+		    json_object_new_string("imap.example.test"));
+		json_object_object_add(nc, "source",
+		    json_object_new_string("sni"));
+		json_object_object_add(nc, "result",
+		    json_object_new_string("match"));
+		json_object_object_add(o, "name_check", nc);
+		break;
+	case IW_FACT_CAPS:
+		caps = json_object_new_array();
+		json_object_array_add(caps, json_object_new_string("IMAP4rev1"));
+		json_object_object_add(o, "capabilities", caps);
+		break;
+	default:
+		json_object_object_add(o, "command",
+		    json_object_new_string("LOGIN"));
+		break;
+	}
+	return o;
+}
+
+/* An anomaly event of the connection, as the session host makes them. */
+static struct json_object *
+anomaly(const struct iw_flowref *r, iw_time t)
+{
+	struct json_object *ev = iw_event_new("anomaly", t, r), *an;
+
+	an = json_object_new_object();
+	json_object_object_add(an, "type", json_object_new_string("stream"));
+	json_object_object_add(an, "event", json_object_new_string("test"));
+	json_object_object_add(an, "layer", json_object_new_string("tcp"));
+	json_object_object_add(ev, "anomaly", an);
+	return ev;
+}
+
 static void
 hand_over(struct iw_corr_producer *prod, int p, int i)
 {
@@ -126,7 +173,7 @@ hand_over(struct iw_corr_producer *prod, int p, int i)
 	default:
 		break;
 	}
-	iw_corr_submit(prod, &f, &r, "imap", NULL);
+	iw_corr_submit(prod, &f, &r, "imap", evidence(s->kind));
 }
 
 /*
@@ -240,7 +287,6 @@ static void
 test_watermark(void)
 {
 	struct iw_corr_producer *p, *q;
-	struct json_object *ev;
 	struct iw_flowref r;
 	struct iw_fact f;
 	uint64_t before;
@@ -257,10 +303,7 @@ test_watermark(void)
 		iw_fact_init(&f, IW_FACT_EVENT);
 		f.ts = T0 + i * SEC;
 		f.flow_id = r.flow_id;
-		ev = json_object_new_object();
-		json_object_object_add(ev, "event_type",
-		    json_object_new_string("anomaly"));
-		iw_corr_submit(p, &f, &r, NULL, ev);
+		iw_corr_submit(p, &f, &r, NULL, anomaly(&r, f.ts));
 	}
 	CHECK(iw_stats.events == before, "a silent producer: nothing taken");
 	iw_corr_advance(q, T0 + 3 * SEC);
@@ -318,7 +361,7 @@ static void
 test_bound(void)
 {
 	struct iw_corr_producer *p, *idle;
-	struct json_object *st, *ev;
+	struct json_object *st;
 	struct iw_flowref r;
 	struct iw_fact f;
 	int i;
@@ -333,10 +376,7 @@ test_bound(void)
 		iw_fact_init(&f, IW_FACT_EVENT);
 		f.ts = T0;
 		f.flow_id = r.flow_id;
-		ev = json_object_new_object();
-		json_object_object_add(ev, "event_type",
-		    json_object_new_string("anomaly"));
-		iw_corr_submit(p, &f, &r, NULL, ev);
+		iw_corr_submit(p, &f, &r, NULL, anomaly(&r, T0));
 	}
 	st = iw_corr_stats();
 	CHECK(json_object_get_int(th_get(st, "released_early")) == 10 &&
