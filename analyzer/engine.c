@@ -6,6 +6,7 @@
  */
 #include "alerted.h"
 #include "config.h"
+#include "correlate.h"
 #include "engine.h"
 #include "flow.h"
 #include "flowmem.h"
@@ -60,6 +61,8 @@ iw_engine_now(void)
 void
 iw_engine_tick(iw_time t)
 {
+	/* the correlator takes what came before this moment */
+	iw_corr_advance(iw_corr_engine(), t);
 	if (t < next_tick)
 		return;
 	next_tick = t + IW_USEC;
@@ -125,4 +128,5 @@ iw_engine_finish(void)
 {
 	iw_flows_shutdown(now);
 	iw_decode_shutdown();
+	iw_corr_flush();
 }

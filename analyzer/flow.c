@@ -18,6 +18,7 @@
 #include <sys/socket.h>
 
 #include "config.h"
+#include "correlate.h"
 #include "event.h"
 #include "flow.h"
 #include "flowmem.h"
@@ -323,7 +324,7 @@ emit_flow_event(const struct iw_flow *f, enum iw_end_reason why)
 	add_u64(fo, "gap_bytes_toclient", f->dir[tc_dir].gap_bytes);
 	json_object_object_add(ev, "flow", fo);
 	json_object_object_add(ev, "tcp", tcp_object(f));
-	iw_event_emit(ev);
+	iw_corr_event(&f->ref, f->last_ts, ev);
 }
 
 /* ---- lifecycle ---- */

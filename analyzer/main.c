@@ -36,6 +36,7 @@
 #include "ciphers.h"
 #include "config.h"
 #include "config_file.h"
+#include "correlate.h"
 #include "engine.h"
 #include "merge.h"
 #include "output.h"
@@ -104,6 +105,8 @@ enum {
 	OPT_SUPPRESS, OPT_ONCE_PER_SERVER, OPT_PIDFILE, OPT_SUMMARY,
 	OPT_WRITE_ALERTED, OPT_FLOW_MEMORY, OPT_INFLATE_RATIO, OPT_INFLATE_MAX,
 	OPT_ANOMALY_RATE,
+	OPT_STATE, OPT_STATE_PASSWORD, OPT_STATE_PASSWORD_FILE,
+	OPT_STATE_TIMEOUT, OPT_STATE_TTL, OPT_STATE_CAP,
 };
 
 static const struct option long_options[] = {
@@ -146,6 +149,13 @@ static const struct option long_options[] = {
 	{ "inflate-ratio", required_argument, NULL, OPT_INFLATE_RATIO },
 	{ "inflate-max", required_argument, NULL, OPT_INFLATE_MAX },
 	{ "anomaly-rate", required_argument, NULL, OPT_ANOMALY_RATE },
+	{ "state", required_argument, NULL, OPT_STATE },
+	{ "state-password", required_argument, NULL, OPT_STATE_PASSWORD },
+	{ "state-password-file", required_argument, NULL,
+	    OPT_STATE_PASSWORD_FILE },
+	{ "state-timeout", required_argument, NULL, OPT_STATE_TIMEOUT },
+	{ "state-ttl", required_argument, NULL, OPT_STATE_TTL },
+	{ "state-cap", required_argument, NULL, OPT_STATE_CAP },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -154,6 +164,8 @@ static const int RESTART_ONLY[] = {
 	'r', 'i', 'f', 'o', 's', 'B', 'p', 'Z', OPT_USERNAME_SALT,
 	OPT_MAX_FLOWS, OPT_REASM_FLOW_CAP, OPT_REASM_CAP, OPT_FRAG_MEMORY,
 	OPT_FORMAT, OPT_PIDFILE, OPT_SUMMARY, OPT_WRITE_ALERTED,
+	OPT_STATE, OPT_STATE_PASSWORD, OPT_STATE_PASSWORD_FILE,
+	OPT_STATE_TIMEOUT, OPT_STATE_TTL, OPT_STATE_CAP,
 };
 
 static void
@@ -203,6 +215,17 @@ usage(FILE *fp)
 "  --summary[=FILE]      a report for people after the run (standard\n"
 "                        error, or FILE)\n"
 "  --write-alerted FILE  the packets of every alerted connection (pcap)\n"
+"  --state SPEC          where the correlator keeps what it learns across\n"
+"                        sessions: redis://ADDR[:PORT][/PREFIX],\n"
+"                        unix:/PATH.sock or unix:/PATH/PREFIX (shared by\n"
+"                        sensors, kept across restarts; default: memory)\n"
+"  --state-password-file FILE  Redis password (FILE mode 0600; or\n"
+"                        state-password in the --config file, never here)\n"
+"  --state-timeout MS    wait for Redis at most (20 live, 2000 files)\n"
+"  --state-ttl K=SECS,.. expiry in Redis (starttls 30 d, leaf 90 d,\n"
+"                        authfail 1 d, once 2 d)\n"
+"  --state-cap K=N,...   facts kept a kind (starttls, leaf, once 65536;\n"
+"                        authfail 16384)\n"
 "  --max-flows N         flows tracked at once (default 1000000)\n"
 "  --tcp-timeout SECS    idle timeout of a connection (default 1800)\n"
 "  --closed-timeout SECS how long a closed connection waits for\n"
@@ -607,6 +630,34 @@ apply_analysis(struct settings *st, int c, const char *a, char *err,
 	return 1;
 }
 
+/* The correlator's state. */
+static int
+apply_state(struct settings *st, int c, const char *a, char *err,
+    size_t errlen)
+{
+	struct iw_sensor_config *sc = &st->sensor;
+
+	switch (c) {
+	case OPT_STATE:
+		sc->state = a;
+		return 0;
+	case OPT_STATE_PASSWORD:
+		sc->state_password = a;
+		return 0;
+	case OPT_STATE_PASSWORD_FILE:
+		sc->state_password_file = a;
+		return 0;
+	case OPT_STATE_TIMEOUT:
+		return int_number(a, "--state-timeout", 1, 60000,
+		    &sc->state_timeout_ms, err, errlen);
+	case OPT_STATE_TTL:
+	case OPT_STATE_CAP:
+		return iw_state_parse_limits(a, c == OPT_STATE_TTL,
+		    sc->state_limits, err, errlen);
+	}
+	return 1;
+}
+
 /* The sensor and noise control. */
 static int
 apply_sensor(struct settings *st, int c, const char *a, char *err,
@@ -628,7 +679,7 @@ apply_sensor(struct settings *st, int c, const char *a, char *err,
 		st->sensor.write_alerted = a;
 		return 0;
 	}
-	return 1;
+	return apply_state(st, c, a, err, errlen);
 }
 
 /* One option with its argument (NULL for flags); 0 or -1 with err. */
@@ -764,6 +815,7 @@ settings_defaults(struct settings *st)
 	iw_config_defaults(&st->cfg);
 	st->live.promisc = true;
 	st->sensor.stats_interval = -1;
+	iw_state_default_limits(st->sensor.state_limits);
 }
 
 static void
@@ -859,6 +911,10 @@ read_cmdline(int argc, char **argv)
 		case OPT_CONFIG:
 			run.sensor.config_file = optarg;
 			break;
+		case OPT_STATE_PASSWORD:
+			die("--state-password is read only from the --config "
+			    "file or --state-password-file: every local user "
+			    "can read a command line");
 		default:
 			if (n_cmdline == MAX_ARGS)
 				die("too many options");
@@ -1390,7 +1446,7 @@ static bool
 run_live(struct iw_source *s)
 {
 	struct iw_rawpkt pkt;
-	double wall_last = wall_seconds(), next_stats;
+	double wall_last = wall_seconds(), next_stats, wall_corr = wall_last;
 	enum iw_next rc;
 
 	next_stats = wall_last + iw_sensor.stats_interval;
@@ -1399,6 +1455,11 @@ run_live(struct iw_source *s)
 	while (!got_stop) {
 		check_hup();
 		iw_output_tick();
+		/* packets come late (the kernel holds them in blocks): the
+		 * correlator's clock follows the wall clock too */
+		iw_corr_advance_by(iw_corr_engine(),
+		    (iw_time)((wall_seconds() - wall_corr) * IW_USEC));
+		wall_corr = wall_seconds();
 		rc = iw_source_next(s, &pkt);
 		if (rc == IW_NEXT_PACKET) {
 			iw_engine_packet(&pkt);
@@ -1508,6 +1569,63 @@ second_pass(const struct inputs *in)
 		iw_source_close(again.src[i]);
 }
 
+/* ---- the correlator's state ---- */
+
+/* The first line of a file only its owner may read, or die. */
+static char *
+read_password_file(const char *path)
+{
+	char buf[1024], *pw;
+	struct stat sb;
+	FILE *fp;
+	size_t n;
+
+	if ((fp = fopen(path, "r")) == NULL)
+		die("--state-password-file %s: %s", path, strerror(errno));
+	if (fstat(fileno(fp), &sb) != 0 || !S_ISREG(sb.st_mode) ||
+	    (sb.st_mode & 077) != 0) {
+		fclose(fp);
+		die("--state-password-file %s: must be a file only its owner "
+		    "may read (chmod 600)", path);
+	}
+	if (fgets(buf, sizeof(buf), fp) == NULL)
+		buf[0] = '\0';
+	fclose(fp);
+	n = strcspn(buf, "\r\n");
+	buf[n] = '\0';
+	pw = n > 0 ? strdup(buf) : NULL;
+	explicit_bzero(buf, sizeof(buf));
+	if (pw == NULL)
+		die("--state-password-file %s: %s", path, n > 0 ?
+		    "out of memory" : "no password on its first line");
+	return pw;
+}
+
+/* Memory, or Redis too (reached now or later: never fatal). */
+static void
+open_state(void)
+{
+	const struct iw_sensor_config *sc = &run.sensor;
+	char err[ERRLEN], *pw = NULL;
+	int ms = sc->state_timeout_ms;
+
+	if (sc->state != NULL && sc->state_password_file != NULL)
+		pw = read_password_file(sc->state_password_file);
+	else if (sc->state != NULL && sc->state_password != NULL &&
+	    (pw = strdup(sc->state_password)) == NULL)
+		die("out of memory");
+	if (ms == 0)
+		ms = run.iface != NULL ? 20 : 2000;
+	signal(SIGPIPE, SIG_IGN);	/* a Redis that goes mid-write */
+	if (iw_state_open(sc->state, pw, sc->state_limits, run.iface != NULL,
+	    ms, err, sizeof(err)) != 0)
+		die("%s", err);
+	if (pw != NULL) {
+		explicit_bzero(pw, strlen(pw));
+		free(pw);
+	}
+}
+
 /* ---- the end ---- */
 
 static void
@@ -1534,6 +1652,8 @@ free_everything(struct inputs *in)
 	for (i = 0; i < in->n; i++)
 		iw_source_close(in->src[i]);
 	iw_noise_shutdown();
+	iw_corr_shutdown();
+	iw_state_close();
 	for (i = 0; i < n_retired; i++)
 		free_server_names(retired[i].sn, retired[i].n);
 	free_server_names(iw_cfg.server_names, iw_cfg.n_server_names);
@@ -1559,6 +1679,7 @@ main(int argc, char **argv)
 	/* open everything first: a bad input fails before any event */
 	open_inputs(&in);
 	open_outputs(&in);
+	open_state();
 	if (run.user != NULL)
 		drop_privileges(run.user);
 	install_signals();

@@ -13,12 +13,12 @@
 
 #include "anomaly_rate.h"
 #include "config.h"
+#include "correlate.h"
 #include "dissector.h"
 #include "event.h"
 #include "flowmem.h"
 #include "session.h"
 #include "stats.h"
-#include "suppress.h"
 
 /* Bytes a direction may hold while no probe has decided. */
 #define PROBE_MAX 4096
@@ -544,7 +544,7 @@ iw_session_end(struct iw_session *s, enum iw_end_reason why, iw_time ts,
 	s->d->report(s->st, ev);
 	add_session_fields(s, ev, why);
 	count_session_mode(ev);
-	iw_event_emit(ev);
+	iw_corr_session_end(s->flow, s->app, ts, s->findings, ev);
 }
 
 /* ---- dissector side ---- */
@@ -603,45 +603,12 @@ bool
 iw_alert(struct iw_session *s, enum iw_finding f, int severity,
     struct json_object *evidence)
 {
-	const struct iw_finding_info *fi = iw_finding_info(f);
-	struct json_object *ev, *alert;
-
-	if (fi == NULL || (s->findings & (1ULL << f))) {
+	if (iw_finding_info(f) == NULL || (s->findings & (1ULL << f))) {
 		json_object_put(evidence);
 		return false;
 	}
 	s->findings |= 1ULL << f;
-	iw_stats.findings[f]++;
-	if (!iw_noise_alert(s, f, evidence))
-		return true;
-	ev = iw_event_new("alert", s->now, s->flow);
-	if (ev == NULL) {
-		json_object_put(evidence);
-		return true;
-	}
-	json_object_object_add(ev, "app_proto",
-	    json_object_new_string(s->app ? s->app : "imap"));
-	alert = json_object_new_object();
-	/* Suricata's order; a passive sensor allows everything */
-	json_object_object_add(alert, "action",
-	    json_object_new_string("allowed"));
-	json_object_object_add(alert, "gid", json_object_new_int(IW_ALERT_GID));
-	json_object_object_add(alert, "signature_id",
-	    json_object_new_int(fi->signature_id));
-	json_object_object_add(alert, "rev", json_object_new_int(IW_ALERT_REV));
-	json_object_object_add(alert, "signature",
-	    json_object_new_string(fi->id));
-	json_object_object_add(alert, "severity",
-	    json_object_new_int(severity > 0 ? severity : fi->severity));
-	json_object_object_add(alert, "category",
-	    json_object_new_string(fi->category));
-	json_object_object_add(alert, "message",
-	    json_object_new_string(fi->message));
-	json_object_object_add(ev, "alert", alert);
-	if (evidence != NULL)
-		json_object_object_add(ev,
-		    fi->layer == IW_LAYER_TLS ? "tls" : "imap", evidence);
-	iw_event_emit(ev);
+	iw_corr_alert(s->flow, s->app, s->now, f, severity, evidence);
 	return true;
 }
 
@@ -709,5 +676,5 @@ iw_anomaly(struct iw_session *s, const char *type, const char *event,
 		    json_object_new_string(s->app));
 	an = iw_anomaly_eve(type, event, layer);
 	json_object_object_add(ev, "anomaly", an);
-	iw_event_emit(ev);
+	iw_corr_event(s->flow, s->now, ev);
 }

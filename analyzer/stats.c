@@ -7,6 +7,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "correlate.h"
 #include "event.h"
 #include "findings.h"
 #include "flowmem.h"
@@ -201,6 +202,7 @@ iw_stats_emit(iw_time ts)
 	add_u64(st, "events", iw_stats.events);
 	add_u64(st, "events_dropped", iw_stats.events_dropped);
 	json_object_object_add(st, "outputs", iw_output_stats());
+	json_object_object_add(st, "correlator", iw_corr_stats());
 	json_object_object_add(ev, "stats", st);
 	iw_event_emit(ev);
 }

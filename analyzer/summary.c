@@ -384,12 +384,19 @@ iw_event_observe(struct json_object *ev)
 	const char *type;
 
 	iw_noise_annotate(ev);
-	if (!on || (type = str(ev, "event_type")) == NULL)
-		return;
-	if (strcmp(type, "stats") == 0) {
+	if (on && (type = str(ev, "event_type")) != NULL &&
+	    strcmp(type, "stats") == 0)
 		stats_event(ev);
+}
+
+void
+iw_summary_observe(struct json_object *ev)
+{
+	const char *type;
+
+	if (!on || (type = str(ev, "event_type")) == NULL ||
+	    strcmp(type, "stats") == 0)
 		return;
-	}
 	note_time(ev);
 	if (strcmp(type, "alert") == 0)
 		alert_event(ev);

@@ -2,11 +2,14 @@
  * suppress.c - noise control: the --suppress rules, --alert-once-per-server
  * and the notes that tell the session and stats events what was held back.
  *
- * Tables are bounded: MAX_RULES rules, MAX_SERVERS servers remembered for
- * --alert-once-per-server (past that, alerts of new servers are written:
- * we fail loud, not quiet), MAX_NOTES sessions waiting for their session
- * event with something held back (past that, the oldest note is dropped and
- * its session event lacks the annotation; the stats counts stay exact).
+ * Whether a server's posture alert is folded is the correlator's decision
+ * (correlate.c, on packet time, its memory shared across sensors with
+ * --state); it tells this file through iw_noise_note_repeat().
+ *
+ * Tables are bounded: MAX_RULES rules, MAX_NOTES sessions waiting for their
+ * session event with something held back (past that, the oldest note is
+ * dropped and its session event lacks the annotation; the stats counts stay
+ * exact).
  */
 #include <errno.h>
 #include <json.h>
@@ -16,14 +19,12 @@
 #include <strings.h>
 #include <sys/socket.h>
 
-#include "alerted.h"
 #include "config.h"
 #include "event.h"
 #include "session.h"
 #include "suppress.h"
 
 #define MAX_RULES	4096
-#define MAX_SERVERS	65536
 #define MAX_NOTES	65536
 #define NBUCKETS	4096
 #define LINE_MAX_LEN	1024
@@ -44,16 +45,6 @@ struct iw_ruleset {
 	int		 n;
 };
 
-/* A server seen with a folded finding (--alert-once-per-server). */
-struct server {
-	struct server	*next;
-	struct iw_addr	 addr;
-	uint16_t	 port;
-	int64_t		 period;	/* UTC day live, else 0 */
-	uint64_t	 alerted;	/* bit per finding */
-	uint32_t	 repeated[IW_F_COUNT];
-};
-
 /* A session with something held back, until its session event. */
 struct note {
 	struct note	*next;		/* hash chain */
@@ -66,8 +57,6 @@ struct note {
 
 static struct iw_ruleset *active;
 static bool once_on, once_live;
-static struct server *servers[NBUCKETS];
-static int n_servers;
 static struct note *notes[NBUCKETS];
 static struct note *oldest, *newest;
 static int n_notes;
@@ -381,60 +370,11 @@ iw_noise_set_once_per_server(bool on, bool live)
 	once_live = live;
 }
 
-static unsigned
-addr_bucket(const struct iw_addr *a, uint32_t extra)
+bool
+iw_noise_once_per_server(bool *live)
 {
-	uint32_t h = 2166136261u ^ extra;
-	int i;
-
-	for (i = 0; i < 16; i++)
-		h = (h ^ a->a[i]) * 16777619u;
-	return h % NBUCKETS;
-}
-
-static struct server *
-server_get(const struct iw_endpoints *ep)
-{
-	unsigned b = addr_bucket(&ep->server, ep->sport);
-	struct server *s;
-
-	for (s = servers[b]; s != NULL; s = s->next)
-		if (s->port == ep->sport && iw_addr_eq(&s->addr, &ep->server))
-			return s;
-	if (n_servers == MAX_SERVERS || (s = calloc(1, sizeof(*s))) == NULL)
-		return NULL;
-	s->addr = ep->server;
-	s->port = ep->sport;
-	s->next = servers[b];
-	servers[b] = s;
-	n_servers++;
-	return s;
-}
-
-/* 0 to write the alert, else the finding's repeat count for the server. */
-static uint32_t
-fold(enum iw_finding f, const struct iw_endpoints *ep, iw_time now)
-{
-	int64_t period = 0;
-	struct server *s;
-
-	/* written alerts are remembered even while folding is off, so a
-	 * reload that turns it on knows what was already said */
-	if (!posture[f] || (s = server_get(ep)) == NULL)
-		return 0;
-	if (once_live)
-		period = (now >= 0 ? now : now - 86400 * IW_USEC + 1) /
-		    (86400 * IW_USEC);
-	if (s->period != period) {
-		s->period = period;
-		s->alerted = 0;
-		memset(s->repeated, 0, sizeof(s->repeated));
-	}
-	if (!(s->alerted & (1ULL << f)) || !once_on) {
-		s->alerted |= 1ULL << f;
-		return 0;
-	}
-	return ++s->repeated[f];
+	*live = once_live;
+	return once_on;
 }
 
 /* ---- notes for the session events ---- */
@@ -517,33 +457,31 @@ evidence_user(struct json_object *evidence)
 }
 
 bool
-iw_noise_alert(struct iw_session *s, enum iw_finding f,
+iw_noise_alert(const struct iw_flowref *fl, enum iw_finding f,
     struct json_object *evidence)
 {
-	const struct iw_flowref *fl = iw_session_flow(s);
 	struct note *n;
-	uint32_t rep = 0;
-	bool supp;
 
-	supp = iw_suppress_match(active, f, &fl->ep, evidence_user(evidence));
-	if (!supp && (rep = fold(f, &fl->ep, iw_session_now(s))) == 0) {
-		iw_alerted_mark(fl, iw_session_now(s));
+	if (!iw_suppress_match(active, f, &fl->ep, evidence_user(evidence)))
 		return true;
-	}
-	if (supp)
-		n_suppressed[f]++;
-	else
-		n_repeated[f]++;
-	if ((n = note_get(fl->flow_id)) != NULL) {
-		if (supp)
-			n->suppressed |= 1ULL << f;
-		else {
-			n->repeated |= 1ULL << f;
-			n->count[f] = rep;
-		}
-	}
+	n_suppressed[f]++;
+	if ((n = note_get(fl->flow_id)) != NULL)
+		n->suppressed |= 1ULL << f;
 	json_object_put(evidence);
 	return false;
+}
+
+void
+iw_noise_note_repeat(const struct iw_flowref *fl, enum iw_finding f,
+    uint32_t count)
+{
+	struct note *n;
+
+	n_repeated[f]++;
+	if ((n = note_get(fl->flow_id)) != NULL) {
+		n->repeated |= 1ULL << f;
+		n->count[f] = count;
+	}
 }
 
 static struct json_object *
@@ -634,18 +572,7 @@ iw_noise_repeated(enum iw_finding f)
 void
 iw_noise_shutdown(void)
 {
-	struct server *s, *next;
-	int b;
-
 	while (oldest != NULL)
 		note_unlink(oldest);
-	for (b = 0; b < NBUCKETS; b++) {
-		for (s = servers[b]; s != NULL; s = next) {
-			next = s->next;
-			free(s);
-		}
-		servers[b] = NULL;
-	}
-	n_servers = 0;
 	iw_suppress_free(iw_suppress_set(NULL));
 }

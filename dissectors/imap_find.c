@@ -1,55 +1,18 @@
 /*
  * imap_find.c - the IMAP findings: authentication attempts and the
- * cleartext findings raised for them, server posture from capability
- * lists, and the two facts kept across sessions (which servers offered
- * STARTTLS, failed authentications per client) in bounded memos.
+ * cleartext findings raised for them, and server posture from capability
+ * lists.  What spans sessions (did this server offer STARTTLS before?
+ * how many failures from this client?) is the correlator's to decide:
+ * this file hands it the facts (correlate.h).
  */
 #include <json.h>
 #include <string.h>
 
 #include "config.h"
+#include "correlate.h"
 #include "event.h"
 #include "imap_internal.h"
-#include "memo.h"
 #include "session.h"
-
-#define SERVER_MEMO_CAP	65536
-#define CLIENT_MEMO_CAP	16384
-#define BF_RING		32	/* exact window up to this many failures */
-
-/*
- * Keys are a multiple of 8 bytes: iw_memo stores the value right after
- * the key, and the values hold 64-bit fields.
- */
-struct server_key {
-	uint8_t		a[16];
-	uint8_t		family;
-	uint8_t		pad;
-	uint16_t	port;
-	uint8_t		pad2[4];
-};
-
-struct server_val {
-	uint64_t	first_serial;	/* the session that first offered */
-	uint8_t		offered;
-};
-
-struct client_key {
-	uint8_t		a[16];
-	uint8_t		family;
-	uint8_t		pad[7];
-};
-
-struct client_val {
-	iw_time		ring[BF_RING];
-	uint32_t	n;
-	uint32_t	head;
-	iw_time		win_start;
-	uint32_t	win_count;
-};
-
-static struct iw_memo *server_memo;
-static struct iw_memo *client_memo;
 
 /* ---- evidence ---- */
 
@@ -204,73 +167,20 @@ imap_auth_flush(struct iw_imap *st)
 
 /* ---- auth_bruteforce ---- */
 
-static struct client_val *
-client_entry(struct iw_imap *st)
-{
-	const struct iw_flowref *f = iw_session_flow(st->s);
-	struct client_key k;
-
-	if (client_memo == NULL)
-		client_memo = iw_memo_new(CLIENT_MEMO_CAP, sizeof(k),
-		    sizeof(struct client_val));
-	if (client_memo == NULL)
-		return NULL;
-	memset(&k, 0, sizeof(k));
-	memcpy(k.a, f->ep.client.a, sizeof(k.a));
-	k.family = f->ep.client.family;
-	return iw_memo_put(client_memo, &k);
-}
-
-/* Counts one failure at now; true when the threshold is reached. */
-static bool
-bf_count(struct client_val *v, iw_time now, int count, int window)
-{
-	iw_time win = (iw_time)window * IW_USEC, oldest;
-
-	v->ring[v->head] = now;
-	v->head = (v->head + 1) % BF_RING;
-	if (v->n < BF_RING)
-		v->n++;
-	if (count <= BF_RING) {
-		if (v->n < (uint32_t)count)
-			return false;
-		oldest = v->ring[(v->head + BF_RING - (uint32_t)count) %
-		    BF_RING];
-		return now - oldest <= win;
-	}
-	/* past the ring: a fixed window from the first failure in it */
-	if (v->win_count == 0 || now - v->win_start > win) {
-		v->win_start = now;
-		v->win_count = 0;
-	}
-	return ++v->win_count >= (uint32_t)count;
-}
-
 /*
- * A tagged NO to LOGIN/AUTHENTICATE.  When the client reaches the
- * threshold its count starts again, so a long attack gives one alert per
- * threshold's worth of failures, not one per session.
+ * A tagged NO to LOGIN/AUTHENTICATE: a fact for the correlator, which
+ * counts the client's failures across sessions (auth_bruteforce).
  */
 void
 imap_auth_failed(struct iw_imap *st, struct imap_auth *a)
 {
-	struct client_val *v;
 	struct json_object *ev;
 
 	if (iw_cfg.bruteforce_count <= 0 || iw_cfg.bruteforce_window <= 0)
 		return;
-	v = client_entry(st);
-	if (v == NULL || !bf_count(v, iw_session_now(st->s),
-	    iw_cfg.bruteforce_count, iw_cfg.bruteforce_window))
-		return;
-	memset(v, 0, sizeof(*v));
 	ev = a != NULL ? auth_evidence(st, a) : imap_evidence(st, NULL, 0,
 	    NULL);
-	json_object_object_add(ev, "count",
-	    json_object_new_int(iw_cfg.bruteforce_count));
-	json_object_object_add(ev, "window",
-	    json_object_new_int(iw_cfg.bruteforce_window));
-	iw_alert(st->s, IW_F_AUTH_BRUTEFORCE, 0, ev);
+	iw_corr_auth_failed(st->s, a != NULL ? a->serial : 0, ev);
 }
 
 /* ---- commands sent in clear ---- */
@@ -299,49 +209,6 @@ imap_login_checks(struct iw_imap *st, int cmd, const uint8_t *tag,
 
 /* ---- capability lists ---- */
 
-static void
-server_key(struct iw_imap *st, struct server_key *k)
-{
-	const struct iw_flowref *f = iw_session_flow(st->s);
-
-	memset(k, 0, sizeof(*k));
-	memcpy(k->a, f->ep.server.a, sizeof(k->a));
-	k->family = f->ep.server.family;
-	k->port = f->ep.sport;
-}
-
-static struct iw_memo *
-servers(void)
-{
-	if (server_memo == NULL)
-		server_memo = iw_memo_new(SERVER_MEMO_CAP,
-		    sizeof(struct server_key), sizeof(struct server_val));
-	return server_memo;
-}
-
-/* Did this server offer STARTTLS in an earlier session?  Remembers
- * that it does now, when it does. */
-static bool
-offered_before(struct iw_imap *st, bool offers_now)
-{
-	struct server_key k;
-	struct server_val *v;
-
-	if (servers() == NULL)
-		return false;
-	server_key(st, &k);
-	if (offers_now) {
-		v = iw_memo_put(server_memo, &k);
-		if (v != NULL && !v->offered) {
-			v->offered = 1;
-			v->first_serial = st->serial;
-		}
-		return false;
-	}
-	v = iw_memo_get(server_memo, &k);
-	return v != NULL && v->offered && v->first_serial != st->serial;
-}
-
 static struct json_object *
 caps_evidence(struct iw_imap *st, const struct imap_caps *c)
 {
@@ -351,12 +218,17 @@ caps_evidence(struct iw_imap *st, const struct imap_caps *c)
 	return o;
 }
 
-/* Posture from a not-authenticated list on the cleartext connection. */
+/*
+ * Posture from a not-authenticated list on the cleartext connection.  The
+ * correlator learns every list offering STARTTLS (a cut one too: what it
+ * shows is there) and every whole list without it, which is stripping if
+ * the server offered STARTTLS in an earlier session.
+ */
 static void
 posture(struct iw_imap *st, const struct imap_caps *c)
 {
-	bool before = offered_before(st, c->starttls);
-
+	if (c->starttls)
+		iw_corr_caps(st->s, true, NULL);
 	if (c->truncated)
 		return;
 	if (c->starttls && !c->logindisabled)
@@ -365,9 +237,7 @@ posture(struct iw_imap *st, const struct imap_caps *c)
 	if (c->starttls)
 		return;
 	iw_alert(st->s, IW_F_STARTTLS_NOT_OFFERED, 0, caps_evidence(st, c));
-	if (before)
-		iw_alert(st->s, IW_F_STARTTLS_STRIPPING_SUSPECTED, 0,
-		    caps_evidence(st, c));
+	iw_corr_caps(st->s, false, caps_evidence(st, c));
 }
 
 /*

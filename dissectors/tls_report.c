@@ -12,15 +12,12 @@
 
 #include "ciphers.h"
 #include "config.h"
+#include "correlate.h"
 #include "event.h"
 #include "imap.h"
-#include "memo.h"
 #include "session.h"
 #include "tls_int.h"
 #include "x509.h"
-
-/* Leaf keys remembered for cert_changed, across sessions. */
-#define CERT_MEMO_CAP	65536
 
 static void
 add_str(struct json_object *o, const char *k, const char *v)
@@ -314,50 +311,19 @@ cert_evidence(const struct iw_tls *t)
 	return ev;
 }
 
-struct cert_memo_key {
-	uint8_t		addr[16];
-	uint16_t	port;
-	char		name[TLS_SNI_MAX];
-};
-
-/* The same server (address, port, name) with a different leaf key. */
+/*
+ * cert_changed (the same server and name showed another leaf key in an
+ * earlier session) is the correlator's: it gets the key and decides.
+ */
 static void
 cert_changed(struct iw_tls *t)
 {
-	static struct iw_memo *memo;
-	const struct iw_flowref *f = iw_session_flow(t->s);
-	struct cert_memo_key key;
-	uint8_t dig[32], *prev;
-	struct json_object *ev;
-	char hex[65];
-	int i;
+	uint8_t dig[32];
 
 	if (!iw_x509_key_digest(t->leaf, dig))
 		return;
-	if (memo == NULL &&
-	    (memo = iw_memo_new(CERT_MEMO_CAP, sizeof(key), 33)) == NULL)
-		return;
-	memset(&key, 0, sizeof(key));
-	memcpy(key.addr, f->ep.server.a, 16);
-	key.port = f->ep.sport;
-	if (t->check_name != NULL)
-		snprintf(key.name, sizeof(key.name), "%s", t->check_name);
-	if ((prev = iw_memo_put(memo, &key)) == NULL)
-		return;
-	if (prev[32] == 0 || memcmp(prev, dig, 32) == 0) {
-		memcpy(prev, dig, 32);
-		prev[32] = 1;
-		return;
-	}
-	for (i = 0; i < 32; i++)
-		snprintf(hex + 2 * i, 3, "%02x", prev[i]);
-	memcpy(prev, dig, 32);
-	ev = cert_evidence(t);
-	add_str(ev, "previous_key_sha256", hex);
-	for (i = 0; i < 32; i++)
-		snprintf(hex + 2 * i, 3, "%02x", dig[i]);
-	add_str(ev, "key_sha256", hex);
-	iw_alert(t->s, IW_F_CERT_CHANGED, 0, ev);
+	iw_corr_leaf(t->s, dig, t->check_name, t->check_result,
+	    cert_evidence(t));
 }
 
 static void

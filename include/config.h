@@ -6,6 +6,7 @@
 #define IW_CONFIG_H
 
 #include "iw.h"
+#include "state.h"
 
 #define IW_MAX_PORTS 64
 
@@ -74,6 +75,13 @@ struct iw_sensor_config {
 	bool		 summary;
 	const char	*write_alerted;		/* --write-alerted FILE.pcap */
 	int		 stats_interval;	/* seconds, live */
+
+	/* the correlator's state (issue 10); fixed at start */
+	const char	*state;			/* --state: NULL, memory only */
+	const char	*state_password;	/* the --config file only */
+	const char	*state_password_file;	/* mode 0600 or stricter */
+	int		 state_timeout_ms;	/* 0: 20 live, 2000 files */
+	struct iw_state_limits state_limits[IW_STATE_KINDS];
 };
 
 extern struct iw_config iw_cfg;

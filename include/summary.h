@@ -23,9 +23,17 @@ struct json_object;
 
 /*
  * The hook in iw_event_emit(), before the event is serialised: adds the
- * noise-control fields (suppress.h), then feeds the summary if it is on.
+ * noise-control fields (suppress.h), and gives the summary the stats.
  */
 void iw_event_observe(struct json_object *event);
+
+/*
+ * Every event of a connection, from the correlator (correlate.c) as it
+ * writes them, in order and complete (the session events with the
+ * findings decided across sessions): the sessions, servers and findings
+ * of the report.
+ */
+void iw_summary_observe(struct json_object *event);
 
 /* Start collecting (called once, before the first event). */
 void iw_summary_enable(void);

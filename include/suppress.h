@@ -2,8 +2,8 @@
  * suppress.h - noise control: the --suppress rules, --alert-once-per-server,
  * and what the session and stats events say about alerts not written.
  *
- * iw_alert() (session.c) asks iw_noise_alert() whether to write each alert.
- * A finding whose alert is held back is still a finding of the session (its
+ * The correlator asks iw_noise_alert() whether to write each alert, and
+ * decides the --alert-once-per-server fold itself.  A finding whose alert is held back is still a finding of the session (its
  * id stays in the session event's `findings`); the session event gets
  * `findings_suppressed` (ids) and `findings_repeated` (id: how many times
  * this server showed it without an alert, so far in the period), and the
@@ -18,7 +18,7 @@
 #include "iw.h"
 
 struct json_object;
-struct iw_session;
+struct iw_flowref;
 struct iw_ruleset;
 
 /*
@@ -46,19 +46,25 @@ bool iw_suppress_match(const struct iw_ruleset *rs, enum iw_finding,
     const struct iw_endpoints *, const char *user);
 
 /* --alert-once-per-server on or off; live runs fold per UTC day of packet
- * time, captures per run. */
+ * time, captures per run (with shared state, per UTC day too). */
 void iw_noise_set_once_per_server(bool on, bool live);
+bool iw_noise_once_per_server(bool *live);
 
 /* Is this one of the findings --alert-once-per-server folds? */
 bool iw_noise_is_server_posture(enum iw_finding);
 
 /*
- * The hook in iw_alert(): true when the alert is to be written (and then
- * the flow is marked for --write-alerted); false when it is held back, in
- * which case evidence (may be NULL) has been freed.
+ * The --suppress hook for every alert: true when it is to be written;
+ * false when a rule holds it back, in which case evidence (may be NULL)
+ * has been freed and the session's note says so.
  */
-bool iw_noise_alert(struct iw_session *, enum iw_finding,
+bool iw_noise_alert(const struct iw_flowref *, enum iw_finding,
     struct json_object *evidence);
+
+/* The correlator folded this alert: the count-th repeat of the server's
+ * finding in the period (counted, and noted for the session event). */
+void iw_noise_note_repeat(const struct iw_flowref *, enum iw_finding,
+    uint32_t count);
 
 /* Adds the noise-control fields to a session or stats event. */
 void iw_noise_annotate(struct json_object *event);

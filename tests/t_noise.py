@@ -69,6 +69,13 @@ def write(name, text):
     return path
 
 
+def owner_only(name, text):
+    """A file only its owner may read (--state-password-file)."""
+    path = write(name, text)
+    os.chmod(path, 0o600)
+    return path
+
+
 def alerts(evs):
     return [e for e in evs if e["event_type"] == "alert"]
 
@@ -318,6 +325,11 @@ def every_key():
         os.path.join(T, "all-keys.summary"),
         "pidfile": os.path.join(T, "all-keys.pid"),
         "write-alerted": os.path.join(T, "all-keys.pcap"),
+        "state": "unix:" + os.path.join(T, "no-redis.sock"),
+        "state-password": "x", "state-password-file": owner_only("pw",
+                                                                 "x\n"),
+        "state-timeout": "100", "state-ttl": "leaf=3600",
+        "state-cap": "authfail=100",
     }
     lines, missing = ["# every option"], []
     for name, arg in long_options():

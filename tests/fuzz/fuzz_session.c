@@ -31,6 +31,7 @@
 
 #include "common.h"
 #include "config.h"
+#include "correlate.h"
 #include "session.h"
 
 #define MAX_SESSIONS 16
@@ -85,6 +86,7 @@ sess_close(struct fz_sess *z, uint8_t h)
 	z->ts += 1000;
 	iw_session_end(z->s, (enum iw_end_reason)(((h >> 2) & 7) % 6), z->ts,
 	    NULL);
+	iw_corr_flush();	/* no engine: the correlator decides now */
 	iw_session_free(z->s);
 	z->s = NULL;
 }

@@ -8,11 +8,13 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "correlate.h"
 #include "harness.h"
 #include "output.h"
 
 int th_failures;
 static char events_path[64];
+static iw_time n_opened;
 
 bool
 th_check(bool cond, const char *file, int line, const char *fmt, ...)
@@ -78,7 +80,12 @@ th_open(struct th *t, const char *client, uint16_t cport, const char *server,
 	ep.cport = cport;
 	ep.sport = sport;
 	t->ts = 1764382822LL * IW_USEC;	/* 2025-11-29T02:20:22Z */
-	iw_flowref_init(&t->flow, &ep, t->ts);
+	/*
+	 * Each session is its own connection: a flow_id of its own (the
+	 * correlator tells sessions apart by it), as a first packet a
+	 * microsecond later would give; the events' times stay.
+	 */
+	iw_flowref_init(&t->flow, &ep, t->ts + n_opened++);
 	t->s = iw_session_new(&t->flow);
 	if (t->s == NULL)
 		exit(2);
@@ -120,6 +127,7 @@ read_events_file(void)
 	char *buf;
 	long n;
 
+	iw_corr_flush();	/* no engine here: no watermark moves */
 	iw_output_reopen();	/* flushes what was written */
 	fp = fopen(events_path, "r");
 	if (fp == NULL)
@@ -166,6 +174,7 @@ th_clear(void)
 {
 	FILE *fp;
 
+	iw_corr_flush();
 	iw_output_reopen();
 	fp = fopen(events_path, "w");
 	if (fp != NULL)
