@@ -96,7 +96,7 @@ iw_siphash13(const struct iw_sipkey *k, const void *p, size_t n)
 
 /* ---- the process key ---- */
 
-static struct iw_sipkey key;
+static struct iw_sipkey process_key;
 static bool key_ready;
 
 static bool
@@ -130,10 +130,10 @@ iw_hash_init(void)
 		memcpy(buf, &ts, sizeof(ts) < 16 ? sizeof(ts) : 16);
 		buf[0] ^= (uint8_t)getpid();
 	}
-	memcpy(&key.k0, buf, 8);
-	memcpy(&key.k1, buf + 8, 8);
-	key.k0 = le64toh(key.k0);
-	key.k1 = le64toh(key.k1);
+	memcpy(&process_key.k0, buf, 8);
+	memcpy(&process_key.k1, buf + 8, 8);
+	process_key.k0 = le64toh(process_key.k0);
+	process_key.k1 = le64toh(process_key.k1);
 	explicit_bzero(buf, sizeof(buf));
 	key_ready = true;
 }
@@ -143,7 +143,7 @@ iw_hash_bytes(const void *p, size_t n)
 {
 	if (!key_ready)
 		iw_hash_init();
-	return siphash(&key, p, n, 1, 3);
+	return siphash(&process_key, p, n, 1, 3);
 }
 
 uint64_t
@@ -156,14 +156,12 @@ iw_hash_u64(uint64_t v)
 	return iw_hash_bytes(b, 8);
 }
 
-uint64_t
-iw_hash_endpoints(const struct iw_addr *a, uint16_t pa,
-    const struct iw_addr *b, uint16_t pb)
+void
+iw_endpoints_key(uint8_t out[IW_ENDPOINTS_KEY_LEN], const struct iw_addr *a,
+    uint16_t pa, const struct iw_addr *b, uint16_t pb)
 {
-	uint8_t buf[36];
 	int c = memcmp(a->a, b->a, 16);
 
-	/* the lower endpoint first, so both directions hash the same */
 	if (c > 0 || (c == 0 && pa > pb)) {
 		const struct iw_addr *t = a;
 		uint16_t tp = pa;
@@ -173,11 +171,20 @@ iw_hash_endpoints(const struct iw_addr *a, uint16_t pa,
 		b = t;
 		pb = tp;
 	}
-	memcpy(buf, a->a, 16);
-	memcpy(buf + 16, b->a, 16);
-	buf[32] = (uint8_t)(pa >> 8);
-	buf[33] = (uint8_t)pa;
-	buf[34] = (uint8_t)(pb >> 8);
-	buf[35] = (uint8_t)pb;
-	return iw_hash_bytes(buf, sizeof(buf));
+	memcpy(out, a->a, 16);
+	memcpy(out + 16, b->a, 16);
+	out[32] = (uint8_t)(pa >> 8);
+	out[33] = (uint8_t)pa;
+	out[34] = (uint8_t)(pb >> 8);
+	out[35] = (uint8_t)pb;
+}
+
+uint64_t
+iw_hash_endpoints(const struct iw_addr *a, uint16_t pa,
+    const struct iw_addr *b, uint16_t pb)
+{
+	uint8_t key[IW_ENDPOINTS_KEY_LEN];
+
+	iw_endpoints_key(key, a, pa, b, pb);
+	return iw_hash_bytes(key, sizeof(key));
 }

@@ -7,6 +7,10 @@
  * we fail loud, not quiet), MAX_NOTES sessions waiting for their session
  * event with something held back (past that, the oldest note is dropped and
  * its session event lacks the annotation; the stats counts stay exact).
+ * Both hash tables are keyed (siphash.h: server addresses and flow_ids
+ * come from the wire) and their chains capped at CHAIN_MAX: a note in a
+ * full chain pushes out the chain's oldest, a server in a full chain is
+ * not remembered (its alerts are written), counted either way.
  */
 #include <errno.h>
 #include <json.h>
@@ -19,13 +23,17 @@
 #include "alerted.h"
 #include "config.h"
 #include "event.h"
+#include "hchain.h"
 #include "session.h"
+#include "siphash.h"
+#include "stats.h"
 #include "suppress.h"
 
 #define MAX_RULES	4096
 #define MAX_SERVERS	65536
 #define MAX_NOTES	65536
-#define NBUCKETS	4096
+#define NBUCKETS	65536	/* as many as entries: short chains */
+#define CHAIN_MAX	16
 #define LINE_MAX_LEN	1024
 #define USER_MAX	256
 
@@ -46,7 +54,7 @@ struct iw_ruleset {
 
 /* A server seen with a folded finding (--alert-once-per-server). */
 struct server {
-	struct server	*next;
+	struct iw_hlink	 hlink;		/* first member */
 	struct iw_addr	 addr;
 	uint16_t	 port;
 	int64_t		 period;	/* UTC day live, else 0 */
@@ -56,8 +64,9 @@ struct server {
 
 /* A session with something held back, until its session event. */
 struct note {
-	struct note	*next;		/* hash chain */
+	struct iw_hlink	 hlink;		/* first member */
 	struct note	*older, *newer;	/* age list */
+	uint64_t	 age;		/* order of creation */
 	uint64_t	 flow_id;
 	uint64_t	 suppressed;	/* bit per finding */
 	uint64_t	 repeated;
@@ -66,11 +75,12 @@ struct note {
 
 static struct iw_ruleset *active;
 static bool once_on, once_live;
-static struct server *servers[NBUCKETS];
+static struct iw_hlink *servers[NBUCKETS];
 static int n_servers;
-static struct note *notes[NBUCKETS];
+static struct iw_hlink *notes[NBUCKETS];
 static struct note *oldest, *newest;
 static int n_notes;
+static uint64_t notes_made;
 static uint64_t n_suppressed[IW_F_COUNT], n_repeated[IW_F_COUNT];
 
 /* The findings that describe a server rather than a client or a session. */
@@ -381,32 +391,41 @@ iw_noise_set_once_per_server(bool on, bool live)
 	once_live = live;
 }
 
-static unsigned
-addr_bucket(const struct iw_addr *a, uint32_t extra)
+static struct iw_hlink **
+server_bucket(const struct iw_addr *a, uint16_t port)
 {
-	uint32_t h = 2166136261u ^ extra;
-	int i;
+	uint8_t b[18];
 
-	for (i = 0; i < 16; i++)
-		h = (h ^ a->a[i]) * 16777619u;
-	return h % NBUCKETS;
+	memcpy(b, a->a, 16);
+	b[16] = (uint8_t)(port >> 8);
+	b[17] = (uint8_t)port;
+	return &servers[iw_hash_bytes(b, sizeof(b)) & (NBUCKETS - 1)];
 }
 
 static struct server *
 server_get(const struct iw_endpoints *ep)
 {
-	unsigned b = addr_bucket(&ep->server, ep->sport);
+	struct iw_hlink **head = server_bucket(&ep->server, ep->sport), *l;
 	struct server *s;
+	uint64_t n = 0;
 
-	for (s = servers[b]; s != NULL; s = s->next)
-		if (s->port == ep->sport && iw_addr_eq(&s->addr, &ep->server))
+	for (l = *head; l != NULL; l = l->next, n++) {
+		s = (struct server *)l;
+		if (s->port == ep->sport && iw_addr_eq(&s->addr, &ep->server)) {
+			iw_stats_chain(IW_TABLE_SERVERS, n + 1);
 			return s;
+		}
+	}
+	iw_stats_chain(IW_TABLE_SERVERS, n);
+	if (n >= CHAIN_MAX) {
+		iw_stats.tables[IW_TABLE_SERVERS].chain_evictions++;
+		return NULL;
+	}
 	if (n_servers == MAX_SERVERS || (s = calloc(1, sizeof(*s))) == NULL)
 		return NULL;
 	s->addr = ep->server;
 	s->port = ep->sport;
-	s->next = servers[b];
-	servers[b] = s;
+	iw_hchain_add(head, &s->hlink);
 	n_servers++;
 	return s;
 }
@@ -439,21 +458,16 @@ fold(enum iw_finding f, const struct iw_endpoints *ep, iw_time now)
 
 /* ---- notes for the session events ---- */
 
-static unsigned
-id_bucket(uint64_t id)
+static struct iw_hlink **
+note_bucket(uint64_t id)
 {
-	return (unsigned)((id * 0x9e3779b97f4a7c15ULL) >> 40) % NBUCKETS;
+	return &notes[iw_hash_u64(id) & (NBUCKETS - 1)];
 }
 
 static void
 note_unlink(struct note *n)
 {
-	struct note **pp = &notes[id_bucket(n->flow_id)];
-
-	while (*pp != NULL && *pp != n)
-		pp = &(*pp)->next;
-	if (*pp == n)
-		*pp = n->next;
+	iw_hchain_del(&n->hlink);
 	if (n->older != NULL)
 		n->older->newer = n->newer;
 	else
@@ -466,32 +480,65 @@ note_unlink(struct note *n)
 	free(n);
 }
 
+/* The note of flow `id` in its chain, or NULL; *walked set. */
+static struct note *
+note_lookup(struct iw_hlink **head, uint64_t id, uint64_t *walked)
+{
+	struct iw_hlink *l;
+	struct note *n;
+
+	*walked = 0;
+	for (l = *head; l != NULL; l = l->next) {
+		(*walked)++;
+		if ((n = (struct note *)l)->flow_id == id) {
+			iw_stats_chain(IW_TABLE_NOTES, *walked);
+			return n;
+		}
+	}
+	iw_stats_chain(IW_TABLE_NOTES, *walked);
+	return NULL;
+}
+
 static struct note *
 note_find(uint64_t id)
 {
-	struct note *n;
+	uint64_t walked;
 
-	for (n = notes[id_bucket(id)]; n != NULL; n = n->next)
-		if (n->flow_id == id)
-			return n;
-	return NULL;
+	return note_lookup(note_bucket(id), id, &walked);
+}
+
+static bool
+older(const struct iw_hlink *a, const struct iw_hlink *b)
+{
+	return ((const struct note *)a)->age < ((const struct note *)b)->age;
+}
+
+/* A full chain gives up its oldest note. */
+static void
+note_chain_evict(struct iw_hlink *chain)
+{
+	iw_stats.tables[IW_TABLE_NOTES].chain_evictions++;
+	note_unlink((struct note *)iw_hchain_first(chain, older));
 }
 
 static struct note *
 note_get(uint64_t id)
 {
-	struct note *n = note_find(id);
-	unsigned b = id_bucket(id);
+	struct iw_hlink **head = note_bucket(id);
+	struct note *n;
+	uint64_t walked;
 
-	if (n != NULL)
+	if ((n = note_lookup(head, id, &walked)) != NULL)
 		return n;
-	if (n_notes == MAX_NOTES)
+	if (walked >= CHAIN_MAX)
+		note_chain_evict(*head);
+	else if (n_notes == MAX_NOTES)
 		note_unlink(oldest);
 	if ((n = calloc(1, sizeof(*n))) == NULL)
 		return NULL;
 	n->flow_id = id;
-	n->next = notes[b];
-	notes[b] = n;
+	n->age = ++notes_made;
+	iw_hchain_add(head, &n->hlink);
 	n->older = newest;
 	if (newest != NULL)
 		newest->newer = n;
@@ -634,15 +681,16 @@ iw_noise_repeated(enum iw_finding f)
 void
 iw_noise_shutdown(void)
 {
-	struct server *s, *next;
+	struct iw_hlink *l, *next;
 	int b;
 
 	while (oldest != NULL)
 		note_unlink(oldest);
-	for (b = 0; b < NBUCKETS; b++) {
-		for (s = servers[b]; s != NULL; s = next) {
-			next = s->next;
-			free(s);
+	for (b = 0; b < NBUCKETS && n_servers > 0; b++) {
+		for (l = servers[b]; l != NULL; l = next) {
+			next = l->next;
+			free(l);
+			n_servers--;
 		}
 		servers[b] = NULL;
 	}

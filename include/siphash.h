@@ -54,4 +54,10 @@ uint64_t iw_hash_u64(uint64_t);
 uint64_t iw_hash_endpoints(const struct iw_addr *, uint16_t,
     const struct iw_addr *, uint16_t);
 
+/* The 36 bytes that name a pair of endpoints whichever comes first (the
+ * lower address and port, then the other): what iw_hash_endpoints hashes. */
+#define IW_ENDPOINTS_KEY_LEN	36
+void iw_endpoints_key(uint8_t out[IW_ENDPOINTS_KEY_LEN],
+    const struct iw_addr *, uint16_t, const struct iw_addr *, uint16_t);
+
 #endif /* IW_SIPHASH_H */
