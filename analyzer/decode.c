@@ -2,8 +2,8 @@
  * decode.c - from a captured frame to a TCP segment.
  *
  * Link layers: Ethernet (any stack of 802.1Q/802.1ad tags, PPPoE sessions,
- * MPLS), Linux SLL and SLL2, NULL/LOOP, raw IP (RAW, IPV4, IPV6), NFLOG,
- * PPP.  Network: IPv4 (options, fragments, total length 0 as written by
+ * MPLS), Linux SLL and SLL2, NULL/LOOP, raw IP (RAW as 12 or 14, IPV4,
+ * IPV6), NFLOG, PPP.  Network: IPv4 (options, fragments, total length 0 as written by
  * segmentation offload) and IPv6 (extension headers, fragments), IP in IP
  * (4in4, 6in4, 4in6, 6in6) to a bounded depth.  Every read goes through a
  * bounds-checked reader; what cannot be decoded is counted by reason.
@@ -89,11 +89,9 @@ iw_decode_linktype_supported(int dlt)
 	case DLT_PPP:
 		return true;
 	}
-#if defined(DLT_RAW) && DLT_RAW != 12
-	if (dlt == 12)
-		return true;
-#endif
-	return false;
+	/* raw IP whatever the system called it: 12 on most, 14 on OpenBSD
+	 * (tshark reads both so) */
+	return dlt == 12 || dlt == 14;
 }
 
 static enum iw_decode_result
