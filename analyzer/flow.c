@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 
 #include "config.h"
@@ -68,6 +69,7 @@ known_server_port(uint16_t port)
  * active flow of that chain, counted.
  */
 #define FLOW_CHAIN_MAX	32
+#define HUGE_PAGE	(2u << 20)
 
 static uint32_t
 flow_hash(const struct iw_addr *a, uint16_t pa, const struct iw_addr *b,
@@ -82,13 +84,33 @@ bucket_insert(struct iw_flow *f)
 	iw_hchain_add(&buckets[f->hash & (nbuckets - 1)], &f->hlink);
 }
 
+/*
+ * The bucket array, zeroed.  Past a few MiB every packet's lookup lands
+ * at random in it: in 2 MiB pages (transparent huge pages, where the
+ * system allows them on request) that costs no TLB miss.
+ */
+static struct iw_hlink **
+buckets_alloc(size_t n)
+{
+	size_t bytes = n * sizeof(struct iw_hlink *);
+	void *p;
+
+	if (bytes < HUGE_PAGE)
+		return calloc(n, sizeof(struct iw_hlink *));
+	if (posix_memalign(&p, HUGE_PAGE, bytes) != 0)
+		return NULL;
+	(void)madvise(p, bytes, MADV_HUGEPAGE);
+	memset(p, 0, bytes);
+	return p;
+}
+
 static bool
 table_grow(void)
 {
 	size_t n = nbuckets ? nbuckets * 2 : 4096, i, nold;
 	struct iw_hlink **nb, **old, *l, *next;
 
-	nb = calloc(n, sizeof(*nb));
+	nb = buckets_alloc(n);
 	if (nb == NULL)
 		return false;
 	old = buckets;
@@ -325,7 +347,7 @@ flow_create(const struct iw_packet *p, uint32_t hash)
 
 	if (nflows >= iw_cfg.max_flows)
 		evict_one(p->ts);
-	if (nflows >= nbuckets && !table_grow() && nbuckets == 0)
+	if (nflows >= nbuckets / 2 && !table_grow() && nbuckets == 0)
 		return NULL;
 	f = iw_flowmem_calloc(sizeof(*f));
 	if (f == NULL)
