@@ -70,8 +70,8 @@ static int n_done;
 
 /* ---- the table ---- */
 
-static uint32_t
-key_hash(const struct iw_frag_key *k)
+uint32_t
+iw_frag_key_hash(const struct iw_frag_key *k)
 {
 	uint8_t b[16 + 16 + 4 + 2];
 
@@ -135,7 +135,7 @@ chain_evict(struct iw_hlink *chain)
 static struct dgram *
 find_or_create(const struct iw_frag_key *k, iw_time now)
 {
-	uint32_t h = key_hash(k);
+	uint32_t h = iw_frag_key_hash(k);
 	struct iw_hlink **head = &buckets[h & (NBUCKETS - 1)], *l;
 	uint64_t walked = 0;
 	struct dgram *d;

@@ -72,6 +72,9 @@ struct iw_frag_key {
 	uint8_t		version;
 };
 
+/* The keyed hash of a datagram's key (its bucket: the low bits). */
+uint32_t iw_frag_key_hash(const struct iw_frag_key *);
+
 /* What became of a fragment. */
 enum iw_frag_status {
 	IW_FRAG_HELD = 0,	/* kept (or a duplicate): not complete yet */

@@ -28,6 +28,11 @@
 
 static const struct attack *const attacks[] = {
 	&atk_syn_flood,
+	&atk_flow_hash,
+	&atk_frag_hash,
+	&atk_ip_len_zero,
+	&atk_frag_overlap,
+	&atk_alerted_flood,
 	NULL
 };
 

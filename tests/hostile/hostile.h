@@ -30,5 +30,10 @@ struct attack {
 };
 
 extern const struct attack atk_syn_flood;
+extern const struct attack atk_flow_hash;
+extern const struct attack atk_frag_hash;
+extern const struct attack atk_ip_len_zero;
+extern const struct attack atk_frag_overlap;
+extern const struct attack atk_alerted_flood;
 
 #endif /* HOSTILE_HOSTILE_H */
