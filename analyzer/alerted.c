@@ -137,7 +137,8 @@ write_pkt(iw_time ts, uint32_t caplen, uint32_t wirelen, int dlt,
 /*
  * ---- the table of connections, by flow_id ----
  *
- * At most IW_ALERTED_MAX_FLOWS entries: past that the least recently
+ * At most IW_ALERTED_MAX_FLOWS entries (or --max-flows, when smaller: no
+ * more than the flow table holds): past that the least recently
  * active goes (an alerted one then loses the packets still to come, or in
  * two passes all of them), counted.  Buckets come from the keyed hash of
  * flow_id (a public function of the endpoints, so chosen by whoever picks
@@ -262,6 +263,14 @@ evict(struct aflow *a)
 	destroy(a);
 }
 
+/* IW_ALERTED_MAX_FLOWS, or --max-flows when smaller. */
+static size_t
+max_flows(void)
+{
+	return iw_cfg.max_flows < IW_ALERTED_MAX_FLOWS ?
+	    (size_t)iw_cfg.max_flows : IW_ALERTED_MAX_FLOWS;
+}
+
 static bool
 less_recent(const struct iw_hlink *a, const struct iw_hlink *b)
 {
@@ -288,7 +297,7 @@ get(uint64_t id, const struct iw_endpoints *ep)
 		return a;
 	if (walked >= CHAIN_MAX)
 		evict(chain_stalest(buckets[id_slot(id, nbuckets)]));
-	else if (nflows >= IW_ALERTED_MAX_FLOWS && lru_old != NULL)
+	else if (nflows >= max_flows() && lru_old != NULL)
 		evict(lru_old);
 	if (nflows >= nbuckets && !grow() && nbuckets == 0)
 		return NULL;
@@ -672,9 +681,9 @@ iw_alerted_close(void)
 		    (unsigned long long)n_other_dlt);
 	if (n_alerted_evicted > 0)
 		fprintf(stderr, "imapwatch: --write-alerted %s: %llu alerted "
-		    "connections left out (more than %d connections held at "
+		    "connections left out (more than %zu connections held at "
 		    "once)\n", out_path, (unsigned long long)n_alerted_evicted,
-		    IW_ALERTED_MAX_FLOWS);
+		    max_flows());
 	for (i = 0; i < nbuckets; i++)
 		while (buckets[i] != NULL)
 			destroy((struct aflow *)buckets[i]);

@@ -21,10 +21,10 @@
  * The file is a pcap of the first written packet's link type; packets of
  * another link type are left out and counted (one warning at the end).
  *
- * Either way at most IW_ALERTED_MAX_FLOWS connections are remembered at
- * once (about 150 bytes each); past that the least recently active is
- * forgotten, counted, and an alerted one among them is missing from the
- * file (one warning at the end).
+ * Either way at most IW_ALERTED_MAX_FLOWS connections (or --max-flows, if
+ * smaller) are remembered at once (about 150 bytes each); past that the
+ * least recently active is forgotten, counted, and an alerted one among
+ * them is missing from the file (one warning at the end).
  */
 #ifndef IW_ALERTED_H
 #define IW_ALERTED_H
