@@ -33,6 +33,9 @@ static const struct attack *const attacks[] = {
 	&atk_ip_len_zero,
 	&atk_frag_overlap,
 	&atk_alerted_flood,
+	&atk_frag_flood,
+	&atk_tls_lengths,
+	&atk_cert_churn,
 	NULL
 };
 

@@ -35,5 +35,8 @@ extern const struct attack atk_frag_hash;
 extern const struct attack atk_ip_len_zero;
 extern const struct attack atk_frag_overlap;
 extern const struct attack atk_alerted_flood;
+extern const struct attack atk_frag_flood;
+extern const struct attack atk_tls_lengths;
+extern const struct attack atk_cert_churn;
 
 #endif /* HOSTILE_HOSTILE_H */
