@@ -23,14 +23,7 @@ fragment_pair(struct pw_file *w, struct pw_conn *k, bool whole)
 	struct pw_seg g;
 	size_t n;
 
-	memset(&g, 0, sizeof(g));
-	g.from = &k->c;
-	g.to = &k->s;
-	g.seq = k->cseq;
-	g.ack = k->sseq;
-	g.flags = TH_ACK | TH_PSH;
-	g.payload = (const uint8_t *)noops;
-	g.len = sizeof(noops) - 1;
+	pw_client_seg(&g, k, noops, sizeof(noops) - 1);
 	n = pw_tcp_bytes(seg, &g);
 	memset(&fr, 0, sizeof(fr));
 	fr.from = &k->c;

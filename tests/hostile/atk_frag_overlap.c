@@ -37,14 +37,7 @@ fragmented(struct pw_file *w, struct pw_conn *k, const char *data,
 	struct pw_seg g;
 	size_t n;
 
-	memset(&g, 0, sizeof(g));
-	g.from = &k->c;
-	g.to = &k->s;
-	g.seq = k->cseq;
-	g.ack = k->sseq;
-	g.flags = TH_ACK | TH_PSH;
-	g.payload = (const uint8_t *)data;
-	g.len = len;
+	pw_client_seg(&g, k, data, len);
 	n = pw_tcp_bytes(seg, &g);
 	memset(&fr, 0, sizeof(fr));
 	fr.from = &k->c;

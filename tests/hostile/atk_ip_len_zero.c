@@ -30,14 +30,7 @@ offload_segment(struct pw_file *w, struct pw_conn *k, bool lie)
 {
 	struct pw_seg g;
 
-	memset(&g, 0, sizeof(g));
-	g.from = &k->c;
-	g.to = &k->s;
-	g.seq = k->cseq;
-	g.ack = k->sseq;
-	g.flags = TH_ACK | TH_PSH;
-	g.payload = (const uint8_t *)noop;
-	g.len = sizeof(noop) - 1;
+	pw_client_seg(&g, k, noop, sizeof(noop) - 1);
 	g.ip_id = k->ip_id++;
 	g.ip_len_zero = true;
 	g.orig_len = lie ? PHANTOM_LEN : 0;

@@ -356,6 +356,20 @@ pw_tcp_bytes(uint8_t *out, const struct pw_seg *g)
 }
 
 void
+pw_client_seg(struct pw_seg *g, const struct pw_conn *k, const void *data,
+    size_t len)
+{
+	memset(g, 0, sizeof(*g));
+	g->from = &k->c;
+	g->to = &k->s;
+	g->seq = k->cseq;
+	g->ack = k->sseq;
+	g->flags = TH_ACK | TH_PSH;
+	g->payload = data;
+	g->len = len;
+}
+
+void
 pw_ip_fragment(struct pw_file *w, const struct pw_frag *fr)
 {
 	static uint8_t buf[14 + 40 + 8 + MAX_PAYLOAD];

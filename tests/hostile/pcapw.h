@@ -119,6 +119,10 @@ struct pw_frag {
 	size_t			 len;
 };
 size_t pw_tcp_bytes(uint8_t *out, const struct pw_seg *);
+/* The client's next segment of k carrying data (ACK, PSH), to be sent or
+ * cut: nothing is written and k does not move. */
+void pw_client_seg(struct pw_seg *, const struct pw_conn *k,
+    const void *data, size_t len);
 void pw_ip_fragment(struct pw_file *, const struct pw_frag *);
 
 /*
