@@ -47,7 +47,7 @@ generate(struct pw_file *w, const struct hostile_run *r)
 const struct attack atk_alerted_flood = {
 	.name = "alerted_flood",
 	.default_scale = 2000000,
-	.imapwatch_args = "--write-alerted /dev/null",
+	.imapwatch_args = "--write-alerted /dev/null --flow-memory 256M",
 	.counters = "write_alerted.alerted_flows,write_alerted.flows_evicted,"
 	    "write_alerted.alerted_flows_evicted",
 	.description = "greetings without STARTTLS, one a connection: "
