@@ -37,7 +37,12 @@ uint64_t iw_siphash13(const struct iw_sipkey *, const void *, size_t);
 
 /* ---- the process's table hash: SipHash-1-3 under the process key ---- */
 
-/* Draws the key (getrandom); the first hash does it if nobody did. */
+/*
+ * Draws the key (getrandom).  The first hash does it if nobody did, which
+ * is not thread-safe: a program with threads calls this before starting
+ * them.  The key never changes afterwards, so the hashes below may then
+ * be called from any thread.
+ */
 void iw_hash_init(void);
 
 /* Any byte string (a memo key, a certificate's DER). */
