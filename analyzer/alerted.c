@@ -11,11 +11,14 @@
 #include "config.h"
 #include "engine.h"
 #include "flow.h"
+#include "hchain.h"
 #include "packet.h"
 #include "session.h"
+#include "siphash.h"
 #include "stats.h"
 
 #define IDLE_MARGIN	120	/* s past the longest flow timeout */
+#define CHAIN_MAX	16
 
 struct apkt {
 	struct apkt	*next;
@@ -27,14 +30,13 @@ struct apkt {
 };
 
 struct aflow {
-	struct aflow	*hnext;		/* by flow_id */
-	struct aflow	*tnext;		/* pass 2: by endpoints */
+	struct iw_hlink	 hlink;		/* by flow_id: first member */
 	struct aflow	*older, *newer;	/* buffered: by activity */
 	uint64_t	 flow_id;
 	struct iw_endpoints ep;
 	iw_time		 last_ts;	/* latest packet or alert */
 	bool		 alerted;
-	bool		 started, done;	/* pass 2 */
+	bool		 started;	/* pass 2: its first packet seen */
 	struct apkt	*head, *tail;
 	uint32_t	 npkts;
 	size_t		 nbytes;
@@ -47,9 +49,10 @@ static pcap_t *dead;
 static pcap_dumper_t *dumper;
 static int out_dlt = -1, first_dlt = -1;
 static uint64_t n_written, n_other_dlt, n_marked;
+static uint64_t n_evicted, n_alerted_evicted;
 
-static struct aflow **buckets, **tbuckets;
-static size_t nbuckets, ntbuckets, nflows;
+static struct iw_hlink **buckets;
+static size_t nbuckets, nflows;
 static struct aflow *lru_old, *lru_new;
 static size_t buffered_bytes;
 static struct iw_stats saved_stats;
@@ -131,46 +134,71 @@ write_pkt(iw_time ts, uint32_t caplen, uint32_t wirelen, int dlt,
 	n_written++;
 }
 
-/* ---- the table of connections, by flow_id ---- */
+/*
+ * ---- the table of connections, by flow_id ----
+ *
+ * At most IW_ALERTED_MAX_FLOWS entries (or --max-flows, when smaller: no
+ * more than the flow table holds): past that the least recently
+ * active goes (an alerted one then loses the packets still to come, or in
+ * two passes all of them), counted.  Buckets come from the keyed hash of
+ * flow_id (a public function of the endpoints, so chosen by whoever picks
+ * the endpoints), and a chain longer than CHAIN_MAX gives up its least
+ * recently active entry.
+ */
 
 static size_t
 id_slot(uint64_t id, size_t n)
 {
-	return (size_t)((id * 0x9e3779b97f4a7c15ULL) >> 17) & (n - 1);
+	return (size_t)iw_hash_u64(id) & (n - 1);
 }
 
 static bool
 grow(void)
 {
-	size_t n = nbuckets ? nbuckets * 2 : 1024, i;
-	struct aflow **nb, *a, *next;
+	size_t n = nbuckets ? nbuckets * 2 : 1024, i, nold = nbuckets;
+	struct iw_hlink **nb, **old = buckets, *l, *next;
 
 	if ((nb = calloc(n, sizeof(*nb))) == NULL)
 		return false;
-	for (i = 0; i < nbuckets; i++) {
-		for (a = buckets[i]; a != NULL; a = next) {
-			next = a->hnext;
-			a->hnext = nb[id_slot(a->flow_id, n)];
-			nb[id_slot(a->flow_id, n)] = a;
-		}
-	}
-	free(buckets);
 	buckets = nb;
 	nbuckets = n;
+	for (i = 0; i < nold; i++) {
+		for (l = old[i]; l != NULL; l = next) {
+			next = l->next;
+			iw_hchain_add(&buckets[id_slot(((struct aflow *)l)->
+			    flow_id, n)], l);
+		}
+	}
+	free(old);
 	return true;
+}
+
+/* The entry of flow `id`, or NULL; *walked says how long its chain is. */
+static struct aflow *
+lookup(uint64_t id, uint64_t *walked)
+{
+	struct iw_hlink *l;
+
+	*walked = 0;
+	if (nbuckets == 0)
+		return NULL;
+	for (l = buckets[id_slot(id, nbuckets)]; l != NULL; l = l->next) {
+		(*walked)++;
+		if (((struct aflow *)l)->flow_id == id) {
+			iw_stats_chain(IW_TABLE_ALERTED, *walked);
+			return (struct aflow *)l;
+		}
+	}
+	iw_stats_chain(IW_TABLE_ALERTED, *walked);
+	return NULL;
 }
 
 static struct aflow *
 find(uint64_t id)
 {
-	struct aflow *a;
+	uint64_t walked;
 
-	if (nbuckets == 0)
-		return NULL;
-	for (a = buckets[id_slot(id, nbuckets)]; a != NULL; a = a->hnext)
-		if (a->flow_id == id)
-			return a;
-	return NULL;
+	return lookup(id, &walked);
 }
 
 static void
@@ -201,25 +229,6 @@ lru_touch(struct aflow *a)
 	lru_new = a;
 }
 
-static struct aflow *
-create(uint64_t id, const struct iw_endpoints *ep)
-{
-	struct aflow *a;
-	size_t b;
-
-	if (nflows >= nbuckets && !grow() && nbuckets == 0)
-		return NULL;
-	if ((a = calloc(1, sizeof(*a))) == NULL)
-		return NULL;
-	a->flow_id = id;
-	a->ep = *ep;
-	b = id_slot(id, nbuckets);
-	a->hnext = buckets[b];
-	buckets[b] = a;
-	nflows++;
-	return a;
-}
-
 static void
 drop_packets(struct aflow *a)
 {
@@ -238,16 +247,68 @@ drop_packets(struct aflow *a)
 static void
 destroy(struct aflow *a)
 {
-	struct aflow **pp = &buckets[id_slot(a->flow_id, nbuckets)];
-
-	while (*pp != NULL && *pp != a)
-		pp = &(*pp)->hnext;
-	if (*pp == a)
-		*pp = a->hnext;
+	iw_hchain_del(&a->hlink);
 	lru_unlink(a);
 	drop_packets(a);
 	free(a);
 	nflows--;
+}
+
+static void
+evict(struct aflow *a)
+{
+	n_evicted++;
+	if (a->alerted)
+		n_alerted_evicted++;
+	destroy(a);
+}
+
+/* IW_ALERTED_MAX_FLOWS, or --max-flows when smaller. */
+static size_t
+max_flows(void)
+{
+	return iw_cfg.max_flows < IW_ALERTED_MAX_FLOWS ?
+	    (size_t)iw_cfg.max_flows : IW_ALERTED_MAX_FLOWS;
+}
+
+static bool
+less_recent(const struct iw_hlink *a, const struct iw_hlink *b)
+{
+	return ((const struct aflow *)a)->last_ts <
+	    ((const struct aflow *)b)->last_ts;
+}
+
+/* The least recently active entry of a full chain. */
+static struct aflow *
+chain_stalest(struct iw_hlink *chain)
+{
+	iw_stats.tables[IW_TABLE_ALERTED].chain_evictions++;
+	return (struct aflow *)iw_hchain_first(chain, less_recent);
+}
+
+/* The entry of flow id, made if need be. */
+static struct aflow *
+get(uint64_t id, const struct iw_endpoints *ep)
+{
+	struct aflow *a;
+	uint64_t walked;
+
+	if ((a = lookup(id, &walked)) != NULL)
+		return a;
+	if (walked >= CHAIN_MAX)
+		evict(chain_stalest(buckets[id_slot(id, nbuckets)]));
+	else if (nflows >= max_flows() && lru_old != NULL)
+		evict(lru_old);
+	if (nflows >= nbuckets && !grow() && nbuckets == 0)
+		return NULL;
+	if ((a = calloc(1, sizeof(*a))) == NULL)
+		return NULL;
+	a->flow_id = id;
+	a->ep = *ep;
+	iw_hchain_add(&buckets[id_slot(id, nbuckets)], &a->hlink);
+	nflows++;
+	lru_touch(a);
+	return a;
 }
 
 /* ---- buffered mode ---- */
@@ -350,7 +411,7 @@ buffered_packet(const struct iw_packet *raw, const struct iw_flow *f)
 			destroy(a);
 		return;
 	} else {
-		if (a == NULL && (a = create(f->ref.flow_id, &f->ref.ep)) ==
+		if (a == NULL && (a = get(f->ref.flow_id, &f->ref.ep)) ==
 		    NULL)
 			return;
 		buffer_packet(a, raw);
@@ -382,20 +443,18 @@ iw_alerted_mark(const struct iw_flowref *ref, iw_time now)
 
 	if (!enabled)
 		return;
-	if ((a = find(ref->flow_id)) == NULL &&
-	    (a = create(ref->flow_id, &ref->ep)) == NULL)
+	if ((a = get(ref->flow_id, &ref->ep)) == NULL)
 		return;
 	a->ep = ref->ep;
 	if (now > a->last_ts)
 		a->last_ts = now;
+	lru_touch(a);
 	if (a->alerted)
 		return;
 	a->alerted = true;
 	n_marked++;
-	if (!two_pass) {
+	if (!two_pass)
 		dump_buffer(a);
-		lru_touch(a);
-	}
 }
 
 void
@@ -413,65 +472,119 @@ iw_alerted_packet(const struct iw_packet *raw, const struct iw_flow *f)
 		buffered_packet(raw, f);
 		return;
 	}
-	if ((a = find(f->ref.flow_id)) != NULL && raw->ts > a->last_ts)
-		a->last_ts = raw->ts;
+	if ((a = find(f->ref.flow_id)) != NULL) {
+		if (raw->ts > a->last_ts)
+			a->last_ts = raw->ts;
+		lru_touch(a);
+	}
 }
 
-/* ---- second pass ---- */
+/*
+ * ---- second pass ----
+ *
+ * The alerted connections, grouped by endpoints (one after another on
+ * the same ports: a tuple's connections never overlap in time, the flow
+ * table holds one at a time) and in each group in time order.  A packet
+ * looks up its group by the keyed hash of its endpoints and only ever
+ * compares itself with the group's first connection not yet over: the
+ * work per packet stays constant however many connections reuse a tuple.
+ */
+
+struct tgroup {
+	struct tgroup	*next;		/* hash chain */
+	struct aflow	**conn;		/* the group's connections, in time */
+	size_t		 n, at;		/* count; first one not over */
+};
+
+static struct tgroup **tbuckets, *tgroups;
+static struct aflow **tsorted;
+static size_t ntbuckets;
+
+static int
+by_tuple_then_time(const void *x, const void *y)
+{
+	const struct aflow *a = *(struct aflow *const *)x;
+	const struct aflow *b = *(struct aflow *const *)y;
+	uint8_t ka[IW_ENDPOINTS_KEY_LEN], kb[IW_ENDPOINTS_KEY_LEN];
+	int c;
+
+	iw_endpoints_key(ka, &a->ep.client, a->ep.cport, &a->ep.server,
+	    a->ep.sport);
+	iw_endpoints_key(kb, &b->ep.client, b->ep.cport, &b->ep.server,
+	    b->ep.sport);
+	if ((c = memcmp(ka, kb, sizeof(ka))) != 0)
+		return c;
+	return a->last_ts < b->last_ts ? -1 : a->last_ts > b->last_ts;
+}
+
+static bool
+same_tuple(const struct aflow *a, const struct iw_addr *src, uint16_t sport,
+    const struct iw_addr *dst, uint16_t dport)
+{
+	const struct iw_endpoints *ep = &a->ep;
+
+	if (sport == ep->cport && dport == ep->sport)
+		return iw_addr_eq(src, &ep->client) &&
+		    iw_addr_eq(dst, &ep->server);
+	if (sport == ep->sport && dport == ep->cport)
+		return iw_addr_eq(src, &ep->server) &&
+		    iw_addr_eq(dst, &ep->client);
+	return false;
+}
 
 static size_t
 tuple_slot(const struct iw_addr *a, uint16_t pa, const struct iw_addr *b,
-    uint16_t pb, size_t n)
+    uint16_t pb)
 {
-	uint64_t h = 0, x;
-	int i;
+	return (size_t)iw_hash_endpoints(a, pa, b, pb) & (ntbuckets - 1);
+}
 
-	/* the same both ways: add the two endpoints' hashes */
-	for (i = 0, x = 1469598103934665603ULL; i < 16; i++)
-		x = (x ^ a->a[i]) * 1099511628211ULL;
-	h += (x ^ pa) * 0x9e3779b97f4a7c15ULL;
-	for (i = 0, x = 1469598103934665603ULL; i < 16; i++)
-		x = (x ^ b->a[i]) * 1099511628211ULL;
-	h += (x ^ pb) * 0x9e3779b97f4a7c15ULL;
-	return (size_t)(h >> 20) & (n - 1);
+/* The alerted connections, sorted; their number in *n. */
+static struct aflow **
+alerted_sorted(size_t *n)
+{
+	struct aflow **v, *a;
+	size_t i = 0;
+
+	if ((v = calloc(nflows ? nflows : 1, sizeof(*v))) == NULL)
+		return NULL;
+	for (a = lru_old; a != NULL; a = a->newer)
+		if (a->alerted && i < nflows)
+			v[i++] = a;
+	qsort(v, i, sizeof(*v), by_tuple_then_time);
+	*n = i;
+	return v;
 }
 
 void
 iw_alerted_pass2_begin(void)
 {
+	size_t i, j, n, ng = 0, slot;
+	struct tgroup *g;
 	struct aflow *a;
-	size_t i, n = 1024, s;
 
 	saved_stats = iw_stats;
-	while (n < 2 * nflows)
-		n *= 2;
-	if ((tbuckets = calloc(n, sizeof(*tbuckets))) == NULL)
+	if ((tsorted = alerted_sorted(&n)) == NULL ||
+	    (tgroups = calloc(n ? n : 1, sizeof(*tgroups))) == NULL)
 		return;
-	ntbuckets = n;
-	for (i = 0; i < nbuckets; i++) {
-		for (a = buckets[i]; a != NULL; a = a->hnext) {
-			if (!a->alerted)
-				continue;
-			s = tuple_slot(&a->ep.client, a->ep.cport,
-			    &a->ep.server, a->ep.sport, n);
-			a->tnext = tbuckets[s];
-			tbuckets[s] = a;
-		}
+	for (ntbuckets = 1024; ntbuckets < 2 * n; ntbuckets *= 2)
+		;
+	if ((tbuckets = calloc(ntbuckets, sizeof(*tbuckets))) == NULL)
+		return;
+	for (i = 0; i < n; i = j) {
+		a = tsorted[i];
+		for (j = i + 1; j < n && same_tuple(tsorted[j],
+		    &a->ep.client, a->ep.cport, &a->ep.server, a->ep.sport);
+		    j++)
+			;
+		g = &tgroups[ng++];
+		g->conn = tsorted + i;
+		g->n = j - i;
+		slot = tuple_slot(&a->ep.client, a->ep.cport, &a->ep.server,
+		    a->ep.sport);
+		g->next = tbuckets[slot];
+		tbuckets[slot] = g;
 	}
-}
-
-static bool
-same_tuple(const struct aflow *a, const struct iw_packet *p)
-{
-	const struct iw_endpoints *ep = &a->ep;
-
-	if (p->sport == ep->cport && p->dport == ep->sport)
-		return iw_addr_eq(&p->src, &ep->client) &&
-		    iw_addr_eq(&p->dst, &ep->server);
-	if (p->sport == ep->sport && p->dport == ep->cport)
-		return iw_addr_eq(&p->src, &ep->server) &&
-		    iw_addr_eq(&p->dst, &ep->client);
-	return false;
 }
 
 /* Is this the connection's first packet?  Its time gives its flow_id. */
@@ -484,11 +597,29 @@ first_packet(const struct aflow *a, iw_time ts)
 	return r.flow_id == a->flow_id;
 }
 
+/* Does a packet at time ts of the group's endpoints belong to one of its
+ * alerted connections? */
+static bool
+group_wants(struct tgroup *g, iw_time ts)
+{
+	struct aflow *a;
+
+	while (g->at < g->n && ts > g->conn[g->at]->last_ts)
+		g->at++;		/* that one is over */
+	if (g->at == g->n)
+		return false;
+	a = g->conn[g->at];
+	if (!a->started)
+		a->started = first_packet(a, ts);
+	/* not started: a packet of an earlier connection on these ports */
+	return a->started;
+}
+
 void
 iw_alerted_pass2_packet(const struct iw_rawpkt *raw)
 {
 	struct iw_packet p;
-	struct aflow *a;
+	struct tgroup *g;
 
 	if (tbuckets == NULL)
 		return;
@@ -500,18 +631,13 @@ iw_alerted_pass2_packet(const struct iw_rawpkt *raw)
 	p.linktype = raw->linktype;
 	if (iw_decode(&p) != IW_DECODE_TCP)
 		return;
-	a = tbuckets[tuple_slot(&p.src, p.sport, &p.dst, p.dport, ntbuckets)];
-	for (; a != NULL; a = a->tnext) {
-		if (a->done || !same_tuple(a, &p))
+	g = tbuckets[tuple_slot(&p.src, p.sport, &p.dst, p.dport)];
+	for (; g != NULL; g = g->next) {
+		if (!same_tuple(g->conn[0], &p.src, p.sport, &p.dst, p.dport))
 			continue;
-		if (p.ts > a->last_ts) {
-			a->done = true;
-			continue;
-		}
-		if (!a->started && !(a->started = first_packet(a, p.ts)))
-			continue;
-		write_pkt(raw->ts, raw->caplen, raw->wirelen, raw->linktype,
-		    raw->data);
+		if (group_wants(g, p.ts))
+			write_pkt(raw->ts, raw->caplen, raw->wirelen,
+			    raw->linktype, raw->data);
 		return;
 	}
 }
@@ -522,7 +648,11 @@ iw_alerted_pass2_end(void)
 	iw_decode_shutdown();
 	iw_stats = saved_stats;
 	free(tbuckets);
+	free(tgroups);
+	free(tsorted);
 	tbuckets = NULL;
+	tgroups = NULL;
+	tsorted = NULL;
 	ntbuckets = 0;
 }
 
@@ -549,9 +679,14 @@ iw_alerted_close(void)
 		fprintf(stderr, "imapwatch: --write-alerted %s: %llu packets "
 		    "of another link type left out\n", out_path,
 		    (unsigned long long)n_other_dlt);
+	if (n_alerted_evicted > 0)
+		fprintf(stderr, "imapwatch: --write-alerted %s: %llu alerted "
+		    "connections left out (more than %zu connections held at "
+		    "once)\n", out_path, (unsigned long long)n_alerted_evicted,
+		    max_flows());
 	for (i = 0; i < nbuckets; i++)
 		while (buckets[i] != NULL)
-			destroy(buckets[i]);
+			destroy((struct aflow *)buckets[i]);
 	free(buckets);
 	buckets = NULL;
 	nbuckets = 0;
@@ -567,4 +702,10 @@ uint64_t
 iw_alerted_flows(void)
 {
 	return n_marked;
+}
+
+uint64_t
+iw_alerted_evicted(bool alerted_only)
+{
+	return alerted_only ? n_alerted_evicted : n_evicted;
 }

@@ -22,6 +22,9 @@ struct anomaly_map {
 };
 
 static const struct anomaly_map anomaly_map[] = {
+	/* a datagram dropped for overlapping fragments (RFC 5722) */
+	{ "ipv4", "ip_fragment_overlap", "decode", "ipv4.frag_overlap" },
+	{ "ipv6", "ip_fragment_overlap", "decode", "ipv6.frag_overlap" },
 	{ "tcp", "overlap_different_data_toserver", "stream",
 	    "stream.reassembly_overlap_different_data" },
 	{ "tcp", "overlap_different_data_toclient", "stream",
@@ -62,7 +65,13 @@ iw_anomaly_eve(const char *type, const char *event, const char *layer)
 			m = &anomaly_map[i];
 			break;
 		}
-	if (m != NULL ? strcmp(m->type, "stream") == 0 :
+	if (m != NULL && strcmp(m->type, "decode") == 0) {
+		/* below TCP: Suricata's decoder events have no layer */
+		json_object_object_add(an, "type",
+		    json_object_new_string("decode"));
+		json_object_object_add(an, "event",
+		    json_object_new_string(m->event));
+	} else if (m != NULL ? strcmp(m->type, "stream") == 0 :
 	    strcmp(layer, "tcp") == 0) {
 		/* the reassembler's: Suricata's stream events, or ours
 		 * under the same "stream." prefix */

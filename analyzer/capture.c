@@ -8,12 +8,15 @@
 #include <string.h>
 
 #include "capture.h"
+#include "packet.h"
+
+#define MAX_WARNED	32	/* link types said to be unknown */
 
 struct iw_source {
 	char		*name;
 	pcap_t		*pcap;		/* NULL when pcapng is used */
 	struct iw_pcapng *ng;
-	int		 linktype;
+	int		 linktype;	/* pcapng: the last packet's */
 	bool		 live;
 	char		*iobuf;		/* the file's stdio buffer */
 	char		 err[PCAP_ERRBUF_SIZE + 128];
@@ -32,6 +35,29 @@ source_new(const char *name)
 		return NULL;
 	}
 	return s;
+}
+
+/*
+ * A link type the decoder does not know is said on stderr, once per type
+ * and run (its packets are counted as unknown_linktype): a capture we
+ * cannot read must not end quietly with nothing found.
+ */
+static void
+check_linktype(const struct iw_source *s, int dlt)
+{
+	static int warned[MAX_WARNED], n_warned;
+	const char *name = pcap_datalink_val_to_name(dlt);
+	int i;
+
+	if (iw_decode_linktype_supported(dlt) || n_warned == MAX_WARNED)
+		return;
+	for (i = 0; i < n_warned; i++)
+		if (warned[i] == dlt)
+			return;
+	warned[n_warned++] = dlt;
+	fprintf(stderr, "imapwatch: %s: link type %d (%s) is not decoded: "
+	    "its packets are skipped (stats: capture.unknown_linktype)\n",
+	    s->name, dlt, name != NULL ? name : "unknown");
 }
 
 static void
@@ -59,6 +85,7 @@ open_mixed_pcapng(struct iw_source *s, const char *path, char *err,
 		return NULL;
 	}
 	s->ng = iw_pcapng_open(fp);
+	s->linktype = -1;
 	if (s->ng == NULL) {
 		fclose(fp);
 		snprintf(err, errlen, "out of memory");
@@ -140,6 +167,7 @@ iw_source_open_file(const char *path, char *err, size_t errlen)
 		return NULL;
 	}
 	s->linktype = pcap_datalink(s->pcap);
+	check_linktype(s, s->linktype);
 	return s;
 }
 
@@ -183,6 +211,7 @@ iw_source_open_live(const char *iface, const struct iw_live_opts *o,
 		return NULL;
 	}
 	s->linktype = pcap_datalink(s->pcap);
+	check_linktype(s, s->linktype);
 	return s;
 }
 
@@ -220,8 +249,14 @@ iw_source_next(struct iw_source *s, struct iw_rawpkt *pkt)
 	const u_char *data;
 	int rc;
 
-	if (s->ng != NULL)
-		return iw_pcapng_next(s->ng, pkt);
+	if (s->ng != NULL) {
+		rc = iw_pcapng_next(s->ng, pkt);
+		if (rc == IW_NEXT_PACKET && pkt->linktype != s->linktype) {
+			s->linktype = pkt->linktype;
+			check_linktype(s, s->linktype);
+		}
+		return rc;
+	}
 	rc = pcap_next_ex(s->pcap, &h, &data);
 	switch (rc) {
 	case 1:

@@ -2,8 +2,8 @@
  * decode.c - from a captured frame to a TCP segment.
  *
  * Link layers: Ethernet (any stack of 802.1Q/802.1ad tags, PPPoE sessions,
- * MPLS), Linux SLL and SLL2, NULL/LOOP, raw IP (RAW, IPV4, IPV6), NFLOG,
- * PPP.  Network: IPv4 (options, fragments, total length 0 as written by
+ * MPLS), Linux SLL and SLL2, NULL/LOOP, raw IP (RAW as 12 or 14, IPV4,
+ * IPV6), NFLOG, PPP.  Network: IPv4 (options, fragments, total length 0 as written by
  * segmentation offload) and IPv6 (extension headers, fragments), IP in IP
  * (4in4, 6in4, 4in6, 6in6) to a bounded depth.  Every read goes through a
  * bounds-checked reader; what cannot be decoded is counted by reason.
@@ -18,6 +18,7 @@
 #include <sys/socket.h>
 
 #include "config.h"
+#include "flow.h"
 #include "packet.h"
 #include "reader.h"
 #include "stats.h"
@@ -47,6 +48,14 @@
 #define MAX_TAGS	8	/* VLAN tags or MPLS labels */
 #define MAX_TUNNELS	4	/* IP-in-IP depth */
 #define MAX_EXTHDRS	16	/* IPv6 extension headers */
+/*
+ * The longest IP packet a length field of 0 may stand for: the biggest
+ * super-packet Linux builds with segmentation offload (BIG TCP, 8 times
+ * the 64 KiB of GSO_LEGACY_MAX_SIZE).  A record claiming more is not one:
+ * believing it would open a phantom gap of up to 4 GiB in the stream, and
+ * the real bytes after it would pass for retransmissions.
+ */
+#define SUPER_PACKET_MAX	(512 * 1024)
 
 enum net {
 	NET_BAD = -1,
@@ -80,11 +89,9 @@ iw_decode_linktype_supported(int dlt)
 	case DLT_PPP:
 		return true;
 	}
-#if defined(DLT_RAW) && DLT_RAW != 12
-	if (dlt == 12)
-		return true;
-#endif
-	return false;
+	/* raw IP whatever the system called it: 12 on most, 14 on OpenBSD
+	 * (tshark reads both so) */
+	return dlt == 12 || dlt == 14;
 }
 
 static enum iw_decode_result
@@ -595,30 +602,51 @@ set_v6(struct iw_addr *a, const uint8_t *p)
 	memcpy(a->a, p, 16);
 }
 
-/* A completed fragmented datagram, decoded from the reassembly buffer. */
+/*
+ * What a fragment came to: a completed datagram is decoded from the
+ * reassembly buffer (IPv6: only TCP or a tunnel directly after the
+ * fragment header); a datagram dropped because its fragments overlapped
+ * is an anomaly of its connection, when its ports were seen.
+ */
 static enum iw_decode_result
-decode_reassembled(struct iw_packet *p, const uint8_t *buf, uint32_t len,
-    uint8_t proto, enum net net, int depth)
+fragment_result(struct iw_packet *p, enum iw_frag_status st,
+    const struct iw_frag_out *fo, enum net net, int depth)
 {
 	struct span s;
 
-	s.r = rd_init(buf, len);
-	s.wire = len;
+	switch (st) {
+	case IW_FRAG_HELD:
+		return IW_DECODE_HELD;
+	case IW_FRAG_DROPPED:
+		return IW_DECODE_BAD;
+	case IW_FRAG_OVERLAP:
+		if (fo->have_ports) {
+			p->sport = fo->sport;
+			p->dport = fo->dport;
+			iw_flow_decode_anomaly(p, IW_FLOW_FRAG_OVERLAP);
+		}
+		return IW_DECODE_BAD;
+	case IW_FRAG_DONE:
+		break;
+	}
+	s.r = rd_init(fo->data, fo->len);
+	s.wire = fo->len;
 	iw_stats.frag_datagrams++;
-	return decode_l4(p, s, proto, net, depth);
+	return decode_l4(p, s, fo->next_proto, net, depth);
 }
 
 static enum iw_decode_result
 decode_ipv4(struct iw_packet *p, struct span s, int depth)
 {
 	struct iw_rd *r = &s.r;
-	const uint8_t *hdr = rd_ptr(r), *buf;
+	const uint8_t *hdr = rd_ptr(r);
 	size_t captured = rd_left(r), hl;
 	uint64_t tl;
 	uint16_t frag;
-	uint8_t proto, nextp;
+	uint8_t proto;
 	struct iw_frag_key key;
-	uint32_t len;
+	struct iw_frag_out fo;
+	enum iw_frag_status st;
 
 	if (captured < 20)
 		return bad(IW_BAD_TRUNCATED_IP);
@@ -632,6 +660,9 @@ decode_ipv4(struct iw_packet *p, struct span s, int depth)
 		return bad(IW_BAD_TRUNCATED_IP);
 	if (tl == 0) {
 		/* segmentation offload: the frame's length is the truth */
+		if (s.wire > SUPER_PACKET_MAX)
+			return bad(IW_BAD_IP_LENGTH_IMPLAUSIBLE);
+		iw_stats.ip_length_from_frame++;
 		tl = s.wire;
 	}
 	if (tl < hl)
@@ -662,12 +693,9 @@ decode_ipv4(struct iw_packet *p, struct span s, int depth)
 	key.id = (uint32_t)(hdr[4] << 8 | hdr[5]);
 	key.proto = proto;
 	key.version = 4;
-	buf = iw_frag_add(&key, (uint32_t)(frag & 0x1fff) * 8, rd_ptr(r),
-	    (uint32_t)s.wire, (frag & 0x2000) != 0, proto, p->ts, &len,
-	    &nextp);
-	if (buf == NULL)
-		return IW_DECODE_HELD;
-	return decode_reassembled(p, buf, len, proto, NET_IPV4, depth);
+	st = iw_frag_add(&key, (uint32_t)(frag & 0x1fff) * 8, rd_ptr(r),
+	    (uint32_t)s.wire, (frag & 0x2000) != 0, proto, p->ts, &fo);
+	return fragment_result(p, st, &fo, NET_IPV4, depth);
 }
 
 static bool
@@ -690,10 +718,11 @@ ipv6_fragment(struct iw_packet *p, struct span s, int depth)
 {
 	struct iw_rd *r = &s.r;
 	struct iw_frag_key key;
-	const uint8_t *buf;
+	struct iw_frag_out fo;
+	enum iw_frag_status st;
 	uint16_t offmf;
-	uint8_t next, nextp;
-	uint32_t id, len;
+	uint8_t next;
+	uint32_t id;
 
 	next = rd_u8(r);
 	rd_skip(r, 1);
@@ -709,13 +738,9 @@ ipv6_fragment(struct iw_packet *p, struct span s, int depth)
 	key.dst = p->dst;
 	key.id = id;
 	key.version = 6;
-	buf = iw_frag_add(&key, (uint32_t)(offmf & 0xfff8), rd_ptr(r),
-	    (uint32_t)s.wire, (offmf & 1) != 0, next, p->ts, &len, &nextp);
-	if (buf == NULL)
-		return IW_DECODE_HELD;
-	/* extension headers may follow in the reassembled payload: only
-	 * TCP or a tunnel directly after the fragment header is decoded */
-	return decode_reassembled(p, buf, len, nextp, NET_IPV6, depth);
+	st = iw_frag_add(&key, (uint32_t)(offmf & 0xfff8), rd_ptr(r),
+	    (uint32_t)s.wire, (offmf & 1) != 0, next, p->ts, &fo);
+	return fragment_result(p, st, &fo, NET_IPV6, depth);
 }
 
 static enum iw_decode_result
@@ -741,7 +766,11 @@ decode_ipv6(struct iw_packet *p, struct span s, int depth)
 		return bad(IW_BAD_IP_HEADER);
 	s.wire -= 40;
 	if (pl == 0) {
-		pl = s.wire;		/* jumbogram or offload */
+		/* offload (or a jumbogram, never bigger on links we see) */
+		if (s.wire > SUPER_PACKET_MAX)
+			return bad(IW_BAD_IP_LENGTH_IMPLAUSIBLE);
+		iw_stats.ip_length_from_frame++;
+		pl = s.wire;
 	}
 	if (pl > s.wire) {
 		iw_stats.bad[IW_BAD_IP_HEADER]++;

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 
 #include "config.h"
@@ -22,6 +23,7 @@
 #include "event.h"
 #include "flow.h"
 #include "flowmem.h"
+#include "siphash.h"
 #include "stats.h"
 
 enum { LIST_NEW, LIST_EST, LIST_CLOSED, NLISTS };
@@ -33,7 +35,7 @@ struct flow_list {
 	struct iw_flow	*tail;
 };
 
-static struct iw_flow **buckets;
+static struct iw_hlink **buckets;
 static size_t nbuckets;
 static uint64_t nflows;
 static struct flow_list lists[NLISTS];
@@ -60,66 +62,69 @@ known_server_port(uint16_t port)
 
 /* ---- hashing ---- */
 
-static uint64_t
-mix(uint64_t h, uint64_t v)
-{
-	h ^= v;
-	h *= 0x9e3779b97f4a7c15ULL;
-	return h ^ (h >> 29);
-}
+/*
+ * Buckets are chosen by the keyed hash of the two endpoints (siphash.h):
+ * nobody can pick tuples that share one.  A chain is still capped, so
+ * that even bad luck (or a table that could not grow) costs a bounded
+ * walk: a flow that would make a chain longer evicts the least recently
+ * active flow of that chain, counted.
+ */
+#define FLOW_CHAIN_MAX	32
+#define HUGE_PAGE	(2u << 20)
 
-static uint64_t
-endpoint_hash(uint64_t h, const struct iw_addr *a, uint16_t port)
-{
-	uint64_t w[2];
-
-	memcpy(w, a->a, 16);
-	h = mix(h, w[0]);
-	h = mix(h, w[1]);
-	return mix(h, port);
-}
-
-/* The same for both directions: the lower endpoint goes first. */
 static uint32_t
 flow_hash(const struct iw_addr *a, uint16_t pa, const struct iw_addr *b,
     uint16_t pb)
 {
-	int c = memcmp(a->a, b->a, 16);
-	uint64_t h = 0x2545f4914f6cdd1dULL;
+	return (uint32_t)iw_hash_endpoints(a, pa, b, pb);
+}
 
-	if (c > 0 || (c == 0 && pa > pb)) {
-		const struct iw_addr *t = a;
-		uint16_t tp = pa;
+static void
+bucket_insert(struct iw_flow *f)
+{
+	iw_hchain_add(&buckets[f->hash & (nbuckets - 1)], &f->hlink);
+}
 
-		a = b;
-		pa = pb;
-		b = t;
-		pb = tp;
-	}
-	h = endpoint_hash(h, a, pa);
-	h = endpoint_hash(h, b, pb);
-	return (uint32_t)(h ^ (h >> 32));
+/*
+ * The bucket array, zeroed.  Past a few MiB every packet's lookup lands
+ * at random in it: in 2 MiB pages (transparent huge pages, where the
+ * system allows them on request) that costs no TLB miss.
+ */
+static struct iw_hlink **
+buckets_alloc(size_t n)
+{
+	size_t bytes = n * sizeof(struct iw_hlink *);
+	void *p;
+
+	if (bytes < HUGE_PAGE)
+		return calloc(n, sizeof(struct iw_hlink *));
+	if (posix_memalign(&p, HUGE_PAGE, bytes) != 0)
+		return NULL;
+	(void)madvise(p, bytes, MADV_HUGEPAGE);
+	memset(p, 0, bytes);
+	return p;
 }
 
 static bool
 table_grow(void)
 {
-	size_t n = nbuckets ? nbuckets * 2 : 4096, i;
-	struct iw_flow **nb, *f, *next;
+	size_t n = nbuckets ? nbuckets * 2 : 4096, i, nold;
+	struct iw_hlink **nb, **old, *l, *next;
 
-	nb = calloc(n, sizeof(*nb));
+	nb = buckets_alloc(n);
 	if (nb == NULL)
 		return false;
-	for (i = 0; i < nbuckets; i++) {
-		for (f = buckets[i]; f != NULL; f = next) {
-			next = f->hnext;
-			f->hnext = nb[f->hash & (n - 1)];
-			nb[f->hash & (n - 1)] = f;
-		}
-	}
-	free(buckets);
+	old = buckets;
+	nold = nbuckets;
 	buckets = nb;
 	nbuckets = n;
+	for (i = 0; i < nold; i++) {
+		for (l = old[i]; l != NULL; l = next) {
+			next = l->next;
+			bucket_insert((struct iw_flow *)l);
+		}
+	}
+	free(old);
 	return true;
 }
 
@@ -333,18 +338,12 @@ emit_flow_event(const struct iw_flow *f, enum iw_end_reason why)
 static void
 flow_remove(struct iw_flow *f, enum iw_end_reason why, iw_time now)
 {
-	struct iw_flow **pp;
-
 	if (!f->session_ended)
 		f->reason = why;
 	iw_tcp_finish(f, f->reason, now > f->last_ts ? f->last_ts : now);
 	if (iw_cfg.flows)
 		emit_flow_event(f, why);
-	pp = &buckets[f->hash & (nbuckets - 1)];
-	while (*pp != NULL && *pp != f)
-		pp = &(*pp)->hnext;
-	if (*pp == f)
-		*pp = f->hnext;
+	iw_hchain_del(&f->hlink);
 	list_remove(f);
 	iw_tcpdir_free(&f->dir[0]);
 	iw_tcpdir_free(&f->dir[1]);
@@ -402,7 +401,7 @@ flow_create(const struct iw_packet *p, uint32_t hash)
 
 	if (nflows >= iw_cfg.max_flows)
 		evict_one(p->ts);
-	if (nflows >= nbuckets && !table_grow() && nbuckets == 0)
+	if (nflows >= nbuckets / 2 && !table_grow() && nbuckets == 0)
 		return NULL;
 	f = iw_flowmem_calloc(sizeof(*f));
 	if (f == NULL)
@@ -423,8 +422,7 @@ flow_create(const struct iw_packet *p, uint32_t hash)
 	f->hash = hash;
 	f->first_ts = f->last_ts = p->ts;
 	f->midstream = !((p->flags & IW_TH_SYN) && !(p->flags & IW_TH_ACK));
-	f->hnext = buckets[hash & (nbuckets - 1)];
-	buckets[hash & (nbuckets - 1)] = f;
+	bucket_insert(f);
 	list_append(f, LIST_NEW);
 	nflows++;
 	iw_stats.flows_total++;
@@ -477,19 +475,60 @@ reused(const struct iw_flow *f, const struct iw_packet *p, enum iw_dir dir)
 	return false;
 }
 
+/*
+ * Makes room in a chain that has reached FLOW_CHAIN_MAX: its least
+ * recently active flow goes.
+ */
+static bool
+less_recent(const struct iw_hlink *a, const struct iw_hlink *b)
+{
+	return ((const struct iw_flow *)a)->last_ts <
+	    ((const struct iw_flow *)b)->last_ts;
+}
+
+static void
+chain_evict(struct iw_hlink *chain, iw_time now)
+{
+	iw_stats.flows_evicted++;
+	iw_stats.tables[IW_TABLE_FLOWS].chain_evictions++;
+	flow_remove((struct iw_flow *)iw_hchain_first(chain, less_recent),
+	    IW_END_EVICTED, now);
+}
+
+/* The flow of p's endpoints, if held; *walked counts the chain walked. */
+static struct iw_flow *
+lookup(const struct iw_packet *p, uint32_t h, enum iw_dir *dir,
+    uint64_t *walked)
+{
+	struct iw_hlink *l;
+	struct iw_flow *f;
+
+	*walked = 0;
+	for (l = buckets[h & (nbuckets - 1)]; l != NULL; l = l->next) {
+		(*walked)++;
+		f = (struct iw_flow *)l;
+		if (f->hash == h && matches(f, p, dir)) {
+			iw_stats_chain(IW_TABLE_FLOWS, *walked);
+			return f;
+		}
+	}
+	iw_stats_chain(IW_TABLE_FLOWS, *walked);
+	return NULL;
+}
+
 struct iw_flow *
 iw_flow_get(const struct iw_packet *p, enum iw_dir *dir)
 {
 	uint32_t h = flow_hash(&p->src, p->sport, &p->dst, p->dport);
 	struct iw_flow *f;
+	uint64_t walked;
 
-	for (f = buckets[h & (nbuckets - 1)]; f != NULL; f = f->hnext) {
-		if (f->hash != h || !matches(f, p, dir))
-			continue;
+	f = lookup(p, h, dir, &walked);
+	if (f != NULL) {
 		if (!reused(f, p, *dir))
 			return f;
 		flow_remove(f, IW_END_REUSED, p->ts);
-		break;
+		walked = 0;		/* that made room */
 	}
 	/* a reset or a FIN does not start a connection worth following: it
 	 * is the end of one we no longer hold (a late retransmission) */
@@ -497,11 +536,44 @@ iw_flow_get(const struct iw_packet *p, enum iw_dir *dir)
 		iw_stats.tcp_no_flow++;
 		return NULL;
 	}
+	if (walked >= FLOW_CHAIN_MAX)
+		chain_evict(buckets[h & (nbuckets - 1)], p->ts);
 	f = flow_create(p, h);
 	if (f == NULL)
 		return NULL;
 	matches(f, p, dir);
 	return f;
+}
+
+static const char *const decode_anomaly_names[] = {
+	[IW_FLOW_FRAG_OVERLAP] = "ip_fragment_overlap",
+};
+
+void
+iw_flow_decode_anomaly(const struct iw_packet *p,
+    enum iw_flow_decode_anomaly what)
+{
+	struct json_object *ev, *an;
+	struct iw_flow *f;
+	enum iw_dir dir;
+	uint64_t walked;
+	const char *app;
+
+	if (nbuckets == 0 || (f = lookup(p, flow_hash(&p->src, p->sport,
+	    &p->dst, p->dport), &dir, &walked)) == NULL ||
+	    (f->decode_anomalies & (1u << what)))
+		return;
+	f->decode_anomalies |= (uint8_t)(1u << what);
+	iw_stats_anomaly("ip", decode_anomaly_names[what]);
+	if ((ev = iw_event_new("anomaly", p->ts, &f->ref)) == NULL)
+		return;
+	if (f->session != NULL && (app = iw_session_app(f->session)) != NULL)
+		json_object_object_add(ev, "app_proto",
+		    json_object_new_string(app));
+	an = iw_anomaly_eve("decode", decode_anomaly_names[what],
+	    p->src.family == AF_INET ? "ipv4" : "ipv6");
+	json_object_object_add(ev, "anomaly", an);
+	iw_corr_event(&f->ref, p->ts, ev);
 }
 
 /* A reset whose sequence number is far from the stream is ignored. */

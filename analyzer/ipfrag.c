@@ -1,40 +1,65 @@
 /*
- * ipfrag.c - IPv4 and IPv6 fragment reassembly.
+ * ipfrag.c - IPv4 and IPv6 fragment reassembly, as Linux does it.
  *
  * A datagram in progress keeps one buffer (grown to the highest byte seen,
- * never past 64 KiB) and a bitmap of the 8-byte blocks received.  Fragments
- * that overlap keep the bytes that arrived first; different bytes in an
- * overlap are counted (an evasion technique).  The memory held by all
- * datagrams is capped (--frag-memory); past the cap, and after 30 s of
- * packet time, the oldest datagram is dropped and counted.
+ * never past 64 KiB) and the runs of fragments received, by offset: a
+ * fragment that starts where the furthest one ended extends that run, any
+ * other starts a run of its own (Linux's inet_frag_queue_insert keeps the
+ * same runs).  A fragment that lies wholly inside one run is a duplicate:
+ * ignored, its bytes not even compared.  One that overlaps in any other
+ * way discards the whole datagram (RFC 5722 requires it for IPv6; Linux
+ * does it for both): resolving the overlap either way would show bytes
+ * some host never reassembled (first-wins turned "alice" and "rory" into
+ * "alilory").  Which bytes the receiver saw cannot be known, so none are
+ * shown; the drop is counted and, when the first fragment gave the ports,
+ * reported as an anomaly of the connection (decode.c).
+ *
+ * Datagrams are found by a keyed hash of both addresses, the id, the
+ * protocol and the IP version (siphash.h): nobody can make them share a
+ * bucket.  Chains are capped all the same, and so are the datagrams held
+ * (MAX_DGRAMS), their memory (--frag-memory) and their age (30 s of packet
+ * time); past any cap the oldest goes, counted.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "config.h"
+#include "hchain.h"
 #include "packet.h"
+#include "siphash.h"
 #include "stats.h"
 
 #define MAX_DGRAM	65535	/* payload bytes of one datagram */
-#define NBLOCKS		(MAX_DGRAM / 8 + 1)
-#define NBUCKETS	1024
 #define MAX_DGRAMS	8192
+#define NBUCKETS	16384	/* twice MAX_DGRAMS: short chains */
+#define CHAIN_MAX	16
+#define MAX_RUNS	256	/* separate runs in one datagram */
 #define FRAG_TIMEOUT	(30 * IW_USEC)
 
+struct run {
+	uint32_t	start, end;	/* bytes [start, end) */
+};
+
 struct dgram {
-	struct dgram		*hnext;
+	struct iw_hlink		 hlink;		/* first member */
 	struct dgram		*prev, *next;	/* by age, oldest first */
 	struct iw_frag_key	 key;
+	uint32_t		 hash;
 	iw_time			 first_ts;
 	uint8_t			*buf;
 	uint32_t		 cap;		/* bytes allocated */
-	uint32_t		 total;		/* 0 until the last fragment */
+	uint32_t		 max_end;	/* end of the furthest fragment */
+	uint32_t		 total;		/* once the last fragment came */
+	uint32_t		 received;	/* bytes in the runs */
+	bool			 have_last;
 	uint8_t			 next_proto;	/* from the first fragment */
-	bool			 have_first;
-	uint8_t			 blocks[NBLOCKS / 8 + 1];
+	struct run		*runs;		/* by offset, disjoint */
+	uint16_t		 nruns, runs_cap;
 };
 
-static struct dgram *buckets[NBUCKETS];
+enum insert_result { INSERTED, DUPLICATE, OVERLAP, SCATTERED, NO_MEMORY };
+
+static struct iw_hlink *buckets[NBUCKETS];
 static struct dgram *oldest, *newest;
 static size_t n_dgrams;
 static uint64_t mem_held;
@@ -43,14 +68,19 @@ static uint64_t mem_held;
 static uint8_t *done[MAX_DONE];
 static int n_done;
 
-static unsigned
-key_hash(const struct iw_frag_key *k)
-{
-	uint32_t h = k->id * 2654435761u;
+/* ---- the table ---- */
 
-	h ^= (uint32_t)k->src.a[15] << 8 | k->dst.a[15];
-	h ^= (uint32_t)k->src.a[14] << 16 | (uint32_t)k->dst.a[14] << 24;
-	return (h ^ (h >> 16)) & (NBUCKETS - 1);
+uint32_t
+iw_frag_key_hash(const struct iw_frag_key *k)
+{
+	uint8_t b[16 + 16 + 4 + 2];
+
+	memcpy(b, k->src.a, 16);
+	memcpy(b + 16, k->dst.a, 16);
+	memcpy(b + 32, &k->id, 4);
+	b[36] = k->proto;
+	b[37] = k->version;
+	return (uint32_t)iw_hash_bytes(b, sizeof(b));
 }
 
 static bool
@@ -64,12 +94,7 @@ key_eq(const struct iw_frag_key *a, const struct iw_frag_key *b)
 static void
 unlink_dgram(struct dgram *d)
 {
-	struct dgram **pp = &buckets[key_hash(&d->key)];
-
-	while (*pp != NULL && *pp != d)
-		pp = &(*pp)->hnext;
-	if (*pp == d)
-		*pp = d->hnext;
+	iw_hchain_del(&d->hlink);
 	if (d->prev)
 		d->prev->next = d->next;
 	else
@@ -79,26 +104,53 @@ unlink_dgram(struct dgram *d)
 	else
 		newest = d->prev;
 	n_dgrams--;
-	mem_held -= d->cap;
+	mem_held -= d->cap + (uint64_t)d->runs_cap * sizeof(struct run);
 }
 
 static void
 drop_dgram(struct dgram *d)
 {
 	unlink_dgram(d);
+	free(d->runs);
 	free(d->buf);
 	free(d);
+}
+
+/* The oldest datagram of a full chain goes. */
+static bool
+older(const struct iw_hlink *a, const struct iw_hlink *b)
+{
+	return ((const struct dgram *)a)->first_ts <
+	    ((const struct dgram *)b)->first_ts;
+}
+
+static void
+chain_evict(struct iw_hlink *chain)
+{
+	iw_stats.frag_evicted++;
+	iw_stats.tables[IW_TABLE_FRAGMENTS].chain_evictions++;
+	drop_dgram((struct dgram *)iw_hchain_first(chain, older));
 }
 
 static struct dgram *
 find_or_create(const struct iw_frag_key *k, iw_time now)
 {
-	unsigned h = key_hash(k);
+	uint32_t h = iw_frag_key_hash(k);
+	struct iw_hlink **head = &buckets[h & (NBUCKETS - 1)], *l;
+	uint64_t walked = 0;
 	struct dgram *d;
 
-	for (d = buckets[h]; d != NULL; d = d->hnext)
-		if (key_eq(&d->key, k))
+	for (l = *head; l != NULL; l = l->next) {
+		walked++;
+		d = (struct dgram *)l;
+		if (d->hash == h && key_eq(&d->key, k)) {
+			iw_stats_chain(IW_TABLE_FRAGMENTS, walked);
 			return d;
+		}
+	}
+	iw_stats_chain(IW_TABLE_FRAGMENTS, walked);
+	if (walked >= CHAIN_MAX)
+		chain_evict(*head);
 	if (n_dgrams >= MAX_DGRAMS) {
 		iw_stats.frag_evicted++;
 		drop_dgram(oldest);
@@ -107,9 +159,9 @@ find_or_create(const struct iw_frag_key *k, iw_time now)
 	if (d == NULL)
 		return NULL;
 	d->key = *k;
+	d->hash = h;
 	d->first_ts = now;
-	d->hnext = buckets[h];
-	buckets[h] = d;
+	iw_hchain_add(head, &d->hlink);
 	d->prev = newest;
 	if (newest)
 		newest->next = d;
@@ -120,7 +172,21 @@ find_or_create(const struct iw_frag_key *k, iw_time now)
 	return d;
 }
 
-/* Makes room for `end` bytes, within the global memory cap. */
+/* ---- memory ---- */
+
+/* Room for `more` bytes within --frag-memory, the oldest others going. */
+static bool
+reserve(const struct dgram *d, uint64_t more)
+{
+	while (mem_held + more > iw_cfg.frag_mem_cap && oldest != NULL &&
+	    oldest != d) {
+		iw_stats.frag_evicted++;
+		drop_dgram(oldest);
+	}
+	return mem_held + more <= iw_cfg.frag_mem_cap;
+}
+
+/* Makes room for `end` bytes of data. */
 static bool
 grow(struct dgram *d, uint32_t end)
 {
@@ -133,15 +199,7 @@ grow(struct dgram *d, uint32_t end)
 		ncap *= 2;
 	if (ncap > MAX_DGRAM)
 		ncap = MAX_DGRAM;
-	while (mem_held + (ncap - d->cap) > iw_cfg.frag_mem_cap &&
-	    oldest != NULL && oldest != d) {
-		iw_stats.frag_evicted++;
-		drop_dgram(oldest);
-	}
-	if (mem_held + (ncap - d->cap) > iw_cfg.frag_mem_cap)
-		return false;
-	nb = realloc(d->buf, ncap);
-	if (nb == NULL)
+	if (!reserve(d, ncap - d->cap) || (nb = realloc(d->buf, ncap)) == NULL)
 		return false;
 	mem_held += ncap - d->cap;
 	d->buf = nb;
@@ -149,86 +207,175 @@ grow(struct dgram *d, uint32_t end)
 	return true;
 }
 
-static bool
-block_set(const struct dgram *d, uint32_t b)
+/* A new run at index i. */
+static enum insert_result
+add_run(struct dgram *d, uint16_t i, uint32_t start, uint32_t end)
 {
-	return (d->blocks[b / 8] >> (b % 8)) & 1;
+	uint16_t ncap;
+	struct run *nr;
+
+	if (d->nruns == MAX_RUNS)
+		return SCATTERED;
+	if (d->nruns == d->runs_cap) {
+		ncap = d->runs_cap ? d->runs_cap * 2 : 4;
+		if (!reserve(d, (uint64_t)(ncap - d->runs_cap) *
+		    sizeof(*nr)) ||
+		    (nr = realloc(d->runs, ncap * sizeof(*nr))) == NULL)
+			return NO_MEMORY;
+		mem_held += (uint64_t)(ncap - d->runs_cap) * sizeof(*nr);
+		d->runs = nr;
+		d->runs_cap = ncap;
+	}
+	memmove(d->runs + i + 1, d->runs + i,
+	    (size_t)(d->nruns - i) * sizeof(*d->runs));
+	d->runs[i].start = start;
+	d->runs[i].end = end;
+	d->nruns++;
+	return INSERTED;
 }
 
-/* Copies a fragment's bytes into blocks not yet received (first wins). */
-static void
-store(struct dgram *d, uint32_t off, const uint8_t *data, uint32_t len)
+/*
+ * Places bytes [start, end) among the runs.  A fragment beyond the
+ * furthest one either continues its run or starts one; any other is
+ * looked up among the runs: inside one, a duplicate; across an edge, an
+ * overlap; in a hole, a run of its own.
+ */
+static enum insert_result
+insert_run(struct dgram *d, uint32_t start, uint32_t end)
 {
-	uint32_t b, start, end, n;
+	uint16_t lo = 0, hi = d->nruns, mid;
+	struct run *r;
 
-	for (b = off / 8; b * 8 < off + len; b++) {
-		start = b * 8;
-		end = start + 8 < off + len ? start + 8 : off + len;
-		n = end - start;
-		if (block_set(d, b)) {
-			if (memcmp(d->buf + start, data + (start - off), n) != 0)
-				iw_stats.bad[IW_BAD_FRAG_OVERLAP]++;
-			continue;
+	if (d->nruns == 0 || end > d->max_end) {
+		if (start < d->max_end && d->nruns > 0)
+			return OVERLAP;
+		if (d->nruns > 0 && start == d->max_end) {
+			d->runs[d->nruns - 1].end = end;
+			return INSERTED;
 		}
-		memcpy(d->buf + start, data + (start - off), n);
-		/* a short block is complete only as the datagram's end */
-		if (n == 8 || end == off + len)
-			d->blocks[b / 8] |= 1 << (b % 8);
+		return add_run(d, d->nruns, start, end);
 	}
+	/* the first run that ends after start */
+	while (lo < hi) {
+		mid = (uint16_t)((lo + hi) / 2);
+		if (d->runs[mid].end <= start)
+			lo = (uint16_t)(mid + 1);
+		else
+			hi = mid;
+	}
+	if (lo < d->nruns && (r = &d->runs[lo])->start < end)
+		return start >= r->start && end <= r->end ? DUPLICATE :
+		    OVERLAP;
+	return add_run(d, lo, start, end);
+}
+
+/* The port numbers at the start of the datagram's TCP header. */
+static void
+first_ports(const uint8_t *p, uint32_t len, uint8_t proto,
+    struct iw_frag_out *out)
+{
+	if (proto != 6 || len < 4)
+		return;
+	out->sport = (uint16_t)(p[0] << 8 | p[1]);
+	out->dport = (uint16_t)(p[2] << 8 | p[3]);
+	out->have_ports = true;
+}
+
+/* The datagram is dropped: its fragments overlap. */
+static enum iw_frag_status
+overlap(struct dgram *d, uint32_t off, const uint8_t *data, uint32_t len,
+    uint8_t next_proto, struct iw_frag_out *out)
+{
+	iw_stats.bad[IW_BAD_FRAG_OVERLAP]++;
+	iw_stats.frag_overlap_dropped++;
+	if (d->nruns > 0 && d->runs[0].start == 0)
+		first_ports(d->buf, d->runs[0].end, d->next_proto, out);
+	else if (off == 0)
+		first_ports(data, len, next_proto, out);
+	drop_dgram(d);
+	return IW_FRAG_OVERLAP;
+}
+
+/* Where the last fragment says the datagram ends: right or not. */
+static bool
+consistent_end(struct dgram *d, uint32_t end, bool more)
+{
+	if (!more) {
+		if (end < d->max_end || (d->have_last && end != d->total))
+			return false;
+		d->have_last = true;
+		d->total = end;
+		return true;
+	}
+	return !(d->have_last && end > d->total);
 }
 
 static bool
 complete(const struct dgram *d)
 {
-	uint32_t b;
-
-	if (d->total == 0 || !d->have_first)
-		return false;
-	for (b = 0; b * 8 < d->total; b++)
-		if (!block_set(d, b))
-			return false;
-	return true;
+	return d->have_last && d->nruns > 0 && d->runs[0].start == 0 &&
+	    d->received == d->total;
 }
 
-const uint8_t *
+enum iw_frag_status
 iw_frag_add(const struct iw_frag_key *k, uint32_t off, const uint8_t *data,
     uint32_t len, bool more, uint8_t next_proto, iw_time now,
-    uint32_t *out_len, uint8_t *out_next)
+    struct iw_frag_out *out)
 {
 	struct dgram *d;
-	uint8_t *buf;
+	uint32_t end = off + len;
 
+	memset(out, 0, sizeof(*out));
 	if (n_done == MAX_DONE)
-		return NULL;
+		return IW_FRAG_DROPPED;
 	if ((uint64_t)off + len > MAX_DGRAM ||
 	    (more && (len == 0 || len % 8 != 0))) {
 		iw_stats.bad[IW_BAD_FRAG_TOO_BIG]++;
-		return NULL;
+		return IW_FRAG_DROPPED;
 	}
-	d = find_or_create(k, now);
-	if (d == NULL || !grow(d, off + len))
-		return NULL;
-	if (!more) {
-		if (d->total != 0 && d->total != off + len)
-			iw_stats.bad[IW_BAD_FRAG_OVERLAP]++;
-		else
-			d->total = off + len;
+	if ((d = find_or_create(k, now)) == NULL)
+		return IW_FRAG_DROPPED;
+	if (!consistent_end(d, end, more)) {
+		iw_stats.bad[IW_BAD_FRAG_INCONSISTENT]++;
+		return IW_FRAG_DROPPED;
 	}
-	if (off == 0) {
-		d->have_first = true;
+	if (len == 0)
+		return IW_FRAG_HELD;	/* an empty last fragment: its end */
+	switch (insert_run(d, off, end)) {
+	case DUPLICATE:
+		iw_stats.frag_duplicates++;
+		return IW_FRAG_HELD;
+	case OVERLAP:
+		return overlap(d, off, data, len, next_proto, out);
+	case SCATTERED:
+		iw_stats.bad[IW_BAD_FRAG_SCATTERED]++;
+		drop_dgram(d);
+		return IW_FRAG_DROPPED;
+	case NO_MEMORY:
+		return IW_FRAG_DROPPED;
+	case INSERTED:
+		break;
+	}
+	if (end > d->max_end)
+		d->max_end = end;
+	if (!grow(d, end)) {
+		/* the run says these bytes came: they cannot be kept */
+		drop_dgram(d);
+		return IW_FRAG_DROPPED;
+	}
+	memcpy(d->buf + off, data, len);
+	d->received += len;
+	if (off == 0)
 		d->next_proto = next_proto;
-	}
-	store(d, off, data, len);
 	if (!complete(d))
-		return NULL;
-	*out_len = d->total;
-	*out_next = d->next_proto;
-	buf = d->buf;
+		return IW_FRAG_HELD;
+	out->data = d->buf;
+	out->len = d->total;
+	out->next_proto = d->next_proto;
+	done[n_done++] = d->buf;
 	d->buf = NULL;
-	unlink_dgram(d);	/* also gives back its memory */
-	free(d);
-	done[n_done++] = buf;
-	return buf;
+	drop_dgram(d);		/* also gives back its memory */
+	return IW_FRAG_DONE;
 }
 
 void

@@ -1,19 +1,28 @@
 /*
  * memo.c - bounded LRU maps for facts kept across sessions.
  *
- * Chained hash table over a fixed array of entries (allocated as the map
- * fills, never past its cap) plus a recency list; the least recently used
- * entry is reused when full.
+ * Chained hash table over entries allocated as the map fills, never past
+ * its cap, plus a recency list; the least recently used entry is reused
+ * when full.  Keys hold what the wire chose (client and server
+ * addresses): buckets come from the keyed hash (siphash.h), and a chain
+ * that reaches CHAIN_MAX gives up its least recently used entry, so no
+ * lookup walks further whatever happens.
  */
 #include <stdlib.h>
 #include <string.h>
 
+#include "hchain.h"
 #include "iw.h"
 #include "memo.h"
+#include "siphash.h"
+#include "stats.h"
+
+#define CHAIN_MAX	16
 
 struct entry {
-	struct entry	*next_hash;
+	struct iw_hlink	 hlink;		/* first member */
 	struct entry	*prev_lru, *next_lru;
+	uint64_t	 used;		/* the map's clock at the last use */
 	uint8_t		 kv[];		/* key, then value */
 };
 
@@ -21,7 +30,8 @@ struct iw_memo {
 	size_t		 cap, key_size, val_size, count, nbuckets;
 	size_t		 user_key_size;	/* key_size is it rounded up */
 	uint64_t	 evictions;
-	struct entry	**buckets;
+	uint64_t	 clock;
+	struct iw_hlink	**buckets;
 	struct entry	*lru_head;	/* oldest */
 	struct entry	*lru_tail;	/* newest */
 };
@@ -52,16 +62,33 @@ iw_memo_new(size_t cap, size_t key_size, size_t val_size)
 	return m;
 }
 
-static struct entry **
-find_slot(struct iw_memo *m, const void *key)
+static struct iw_hlink **
+bucket_of(struct iw_memo *m, const void *key)
 {
-	struct entry **pp;
-
-	pp = &m->buckets[iw_fnv1a(key, m->user_key_size) &
+	return &m->buckets[iw_hash_bytes(key, m->user_key_size) &
 	    (m->nbuckets - 1)];
-	while (*pp != NULL && memcmp((*pp)->kv, key, m->user_key_size) != 0)
-		pp = &(*pp)->next_hash;
-	return pp;
+}
+
+/* The entry of key in its chain, or NULL; *chain_len when not found. */
+static struct entry *
+find(struct iw_memo *m, struct iw_hlink **head, const void *key,
+    size_t *chain_len)
+{
+	struct iw_hlink *l;
+	struct entry *e;
+	size_t n = 0;
+
+	for (l = *head; l != NULL; l = l->next) {
+		n++;
+		e = (struct entry *)l;
+		if (memcmp(e->kv, key, m->user_key_size) == 0) {
+			iw_stats_chain(IW_TABLE_MEMO, n);
+			return e;
+		}
+	}
+	iw_stats_chain(IW_TABLE_MEMO, n);
+	*chain_len = n;
+	return NULL;
 }
 
 static void
@@ -81,6 +108,7 @@ lru_unlink(struct iw_memo *m, struct entry *e)
 static void
 lru_push(struct iw_memo *m, struct entry *e)
 {
+	e->used = ++m->clock;
 	e->prev_lru = m->lru_tail;
 	e->next_lru = NULL;
 	if (m->lru_tail)
@@ -93,7 +121,8 @@ lru_push(struct iw_memo *m, struct entry *e)
 void *
 iw_memo_get(struct iw_memo *m, const void *key)
 {
-	struct entry *e = *find_slot(m, key);
+	size_t n;
+	struct entry *e = find(m, bucket_of(m, key), key, &n);
 
 	if (e == NULL)
 		return NULL;
@@ -102,42 +131,54 @@ iw_memo_get(struct iw_memo *m, const void *key)
 	return e->kv + m->key_size;
 }
 
-/* Takes the oldest entry out of the table, for reuse. */
+/* Takes an entry out of the table, for reuse. */
 static struct entry *
-evict_oldest(struct iw_memo *m)
+take(struct iw_memo *m, struct entry *e)
 {
-	struct entry *e = m->lru_head, **pp;
-
 	lru_unlink(m, e);
-	pp = find_slot(m, e->kv);
-	*pp = e->next_hash;
+	iw_hchain_del(&e->hlink);
 	m->count--;
 	m->evictions++;
 	return e;
 }
 
+static bool
+less_recent(const struct iw_hlink *a, const struct iw_hlink *b)
+{
+	return ((const struct entry *)a)->used <
+	    ((const struct entry *)b)->used;
+}
+
+/* The least recently used entry of a full chain. */
+static struct entry *
+chain_oldest(struct iw_hlink *chain)
+{
+	iw_stats.tables[IW_TABLE_MEMO].chain_evictions++;
+	return (struct entry *)iw_hchain_first(chain, less_recent);
+}
+
 void *
 iw_memo_put(struct iw_memo *m, const void *key)
 {
-	struct entry **pp = find_slot(m, key), *e = *pp;
+	struct iw_hlink **head = bucket_of(m, key);
+	struct entry *e;
+	size_t n;
 
-	if (e != NULL) {
+	if ((e = find(m, head, key, &n)) != NULL) {
 		lru_unlink(m, e);
 		lru_push(m, e);
 		return e->kv + m->key_size;
 	}
-	if (m->count >= m->cap) {
-		e = evict_oldest(m);
-		pp = find_slot(m, key);
-	} else {
-		e = malloc(sizeof(*e) + m->key_size + m->val_size);
-		if (e == NULL)
-			return NULL;
-	}
+	if (n >= CHAIN_MAX)
+		e = take(m, chain_oldest(*head));
+	else if (m->count >= m->cap)
+		e = take(m, m->lru_head);
+	else if ((e = malloc(sizeof(*e) + m->key_size + m->val_size)) ==
+	    NULL)
+		return NULL;
 	memset(e->kv, 0, m->key_size + m->val_size);
 	memcpy(e->kv, key, m->user_key_size);
-	e->next_hash = NULL;
-	*pp = e;
+	iw_hchain_add(head, &e->hlink);
 	lru_push(m, e);
 	m->count++;
 	return e->kv + m->key_size;

@@ -5,8 +5,17 @@
  * interface descriptions (link type, snaplen, timestamp resolution and
  * offset) and enhanced, simple and obsolete packet blocks; every other block
  * is skipped.  Every length is checked against the block before use; a
- * block longer than 16 MiB is taken as damage.
+ * block longer than 16 MiB, or whose trailing length differs from its
+ * leading one, is taken as damage.
+ *
+ * Interfaces give their link type as a LINKTYPE_ value, which is not
+ * always the DLT_ value the decoder knows (pcap-linktype(7)): raw IP is
+ * LINKTYPE_RAW 101 in files and DLT_RAW 12 (14 on OpenBSD) in the API.
+ * libpcap maps them when it reads a file; this reader maps them the same
+ * way (linktype_to_dlt), or a tun or WireGuard interface of a mixed file
+ * would be skipped as an unknown link type.
  */
+#include <pcap/pcap.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -115,8 +124,38 @@ read_block(struct iw_pcapng *g, uint32_t *type, struct iw_rd *body)
 		snprintf(g->err, sizeof(g->err), "pcapng file cut short");
 		return IW_NEXT_ERROR;
 	}
+	if (u32(g, g->buf + len - 12) != len) {
+		snprintf(g->err, sizeof(g->err), "pcapng block of length %u "
+		    "ends with length %u", len, u32(g, g->buf + len - 12));
+		return IW_NEXT_ERROR;
+	}
 	*body = rd_init(g->buf, len - 12);	/* trailer length excluded */
 	return IW_NEXT_PACKET;
+}
+
+/*
+ * LINKTYPE_ (in files) to DLT_ (libpcap's API), as libpcap's own table
+ * (pcap-common.c) maps those that differ; the others are the same value.
+ */
+static int
+linktype_to_dlt(int linktype)
+{
+	static const struct {
+		int	linktype, dlt;
+	} differ[] = {
+		{ 100, DLT_ATM_RFC1483 },
+		{ 101, DLT_RAW },
+		{ 102, DLT_SLIP_BSDOS },
+		{ 103, DLT_PPP_BSDOS },
+		{ 106, DLT_ATM_CLIP },
+		{ 246, DLT_PFSYNC },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(differ) / sizeof(differ[0]); i++)
+		if (differ[i].linktype == linktype)
+			return differ[i].dlt;
+	return linktype;
 }
 
 static void
@@ -161,7 +200,7 @@ parse_idb(struct iw_pcapng *g, struct iw_rd *r)
 		return;
 	ifc = &g->ifaces[g->n_ifaces++];
 	memset(ifc, 0, sizeof(*ifc));
-	ifc->linktype = body_u16(g, r);
+	ifc->linktype = linktype_to_dlt(body_u16(g, r));
 	rd_skip(r, 2);
 	ifc->snaplen = body_u32(g, r);
 	ifc->units = 1000000;

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "correlate.h"
+#include "alerted.h"
 #include "event.h"
 #include "findings.h"
 #include "flowmem.h"
@@ -30,6 +31,9 @@ static const char *const bad_names[IW_BAD_COUNT] = {
 	[IW_BAD_FRAG_OVERLAP] = "fragment_overlap",
 	[IW_BAD_FRAG_TOO_BIG] = "fragment_too_big",
 	[IW_BAD_TUNNEL_DEPTH] = "tunnel_too_deep",
+	[IW_BAD_FRAG_INCONSISTENT] = "fragment_inconsistent",
+	[IW_BAD_FRAG_SCATTERED] = "fragment_too_scattered",
+	[IW_BAD_IP_LENGTH_IMPLAUSIBLE] = "ip_length_implausible",
 };
 
 const char *
@@ -110,6 +114,10 @@ capture_object(void)
 	add_u64(o, "ip_fragments_reassembled", iw_stats.frag_datagrams);
 	add_u64(o, "ip_fragments_timeout", iw_stats.frag_timeouts);
 	add_u64(o, "ip_fragments_evicted", iw_stats.frag_evicted);
+	add_u64(o, "ip_fragments_duplicate", iw_stats.frag_duplicates);
+	add_u64(o, "ip_datagrams_overlap_dropped",
+	    iw_stats.frag_overlap_dropped);
+	add_u64(o, "ip_length_from_frame", iw_stats.ip_length_from_frame);
 	json_object_object_add(o, "input_cut_short",
 	    json_object_new_boolean(iw_stats.input_cut_short));
 	if (iw_stats.input_error[0] != '\0')
@@ -146,6 +154,41 @@ tcp_object(void)
 	add_u64(o, "reassembly_bytes_peak", iw_stats.reasm_bytes_peak);
 	add_u64(o, "bytes_delivered", iw_stats.bytes_delivered);
 	add_u64(o, "bytes_bypassed", iw_stats.bytes_bypassed);
+	return o;
+}
+
+static const char *const table_names[IW_TABLE_COUNT] = {
+	[IW_TABLE_FLOWS] = "flows",
+	[IW_TABLE_FRAGMENTS] = "ip_fragments",
+	[IW_TABLE_MEMO] = "memo",
+	[IW_TABLE_NOTES] = "suppression_notes",
+	[IW_TABLE_ALERTED] = "write_alerted",
+};
+
+static struct json_object *
+tables_object(void)
+{
+	struct json_object *o = json_object_new_object(), *t;
+	int i;
+
+	for (i = 0; i < IW_TABLE_COUNT; i++) {
+		t = json_object_new_object();
+		add_u64(t, "longest_chain", iw_stats.tables[i].longest_chain);
+		add_u64(t, "chain_evictions",
+		    iw_stats.tables[i].chain_evictions);
+		json_object_object_add(o, table_names[i], t);
+	}
+	return o;
+}
+
+static struct json_object *
+alerted_object(void)
+{
+	struct json_object *o = json_object_new_object();
+
+	add_u64(o, "alerted_flows", iw_alerted_flows());
+	add_u64(o, "flows_evicted", iw_alerted_evicted(false));
+	add_u64(o, "alerted_flows_evicted", iw_alerted_evicted(true));
 	return o;
 }
 
@@ -191,6 +234,9 @@ iw_stats_emit(iw_time ts)
 	json_object_object_add(st, "capture", capture_object());
 	json_object_object_add(st, "tcp", tcp_object());
 	json_object_object_add(st, "sessions", sessions_object());
+	json_object_object_add(st, "hash_tables", tables_object());
+	if (iw_alerted_enabled())
+		json_object_object_add(st, "write_alerted", alerted_object());
 	memory_use(&rss, &peak);
 	mem = json_object_new_object();
 	add_u64(mem, "rss", rss);

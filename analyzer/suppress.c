@@ -10,6 +10,9 @@
  * session event with something held back (past that, the oldest note is
  * dropped and its session event lacks the annotation; the stats counts stay
  * exact).
+ * The notes table is keyed (siphash.h: flow_ids come from the wire) and
+ * its chains capped at CHAIN_MAX: a note in a full chain pushes out the
+ * chain's oldest, counted.
  */
 #include <errno.h>
 #include <json.h>
@@ -21,12 +24,16 @@
 
 #include "config.h"
 #include "event.h"
+#include "hchain.h"
 #include "session.h"
+#include "siphash.h"
+#include "stats.h"
 #include "suppress.h"
 
 #define MAX_RULES	4096
 #define MAX_NOTES	65536
-#define NBUCKETS	4096
+#define NBUCKETS	65536	/* as many as entries: short chains */
+#define CHAIN_MAX	16
 #define LINE_MAX_LEN	1024
 #define USER_MAX	256
 
@@ -47,8 +54,9 @@ struct iw_ruleset {
 
 /* A session with something held back, until its session event. */
 struct note {
-	struct note	*next;		/* hash chain */
+	struct iw_hlink	 hlink;		/* first member */
 	struct note	*older, *newer;	/* age list */
+	uint64_t	 age;		/* order of creation */
 	uint64_t	 flow_id;
 	uint64_t	 suppressed;	/* bit per finding */
 	uint64_t	 repeated;
@@ -57,9 +65,10 @@ struct note {
 
 static struct iw_ruleset *active;
 static bool once_on, once_live;
-static struct note *notes[NBUCKETS];
+static struct iw_hlink *notes[NBUCKETS];
 static struct note *oldest, *newest;
 static int n_notes;
+static uint64_t notes_made;
 static uint64_t n_suppressed[IW_F_COUNT], n_repeated[IW_F_COUNT];
 
 /* The findings that describe a server rather than a client or a session. */
@@ -379,21 +388,16 @@ iw_noise_once_per_server(bool *live)
 
 /* ---- notes for the session events ---- */
 
-static unsigned
-id_bucket(uint64_t id)
+static struct iw_hlink **
+note_bucket(uint64_t id)
 {
-	return (unsigned)((id * 0x9e3779b97f4a7c15ULL) >> 40) % NBUCKETS;
+	return &notes[iw_hash_u64(id) & (NBUCKETS - 1)];
 }
 
 static void
 note_unlink(struct note *n)
 {
-	struct note **pp = &notes[id_bucket(n->flow_id)];
-
-	while (*pp != NULL && *pp != n)
-		pp = &(*pp)->next;
-	if (*pp == n)
-		*pp = n->next;
+	iw_hchain_del(&n->hlink);
 	if (n->older != NULL)
 		n->older->newer = n->newer;
 	else
@@ -406,32 +410,65 @@ note_unlink(struct note *n)
 	free(n);
 }
 
+/* The note of flow `id` in its chain, or NULL; *walked set. */
+static struct note *
+note_lookup(struct iw_hlink **head, uint64_t id, uint64_t *walked)
+{
+	struct iw_hlink *l;
+	struct note *n;
+
+	*walked = 0;
+	for (l = *head; l != NULL; l = l->next) {
+		(*walked)++;
+		if ((n = (struct note *)l)->flow_id == id) {
+			iw_stats_chain(IW_TABLE_NOTES, *walked);
+			return n;
+		}
+	}
+	iw_stats_chain(IW_TABLE_NOTES, *walked);
+	return NULL;
+}
+
 static struct note *
 note_find(uint64_t id)
 {
-	struct note *n;
+	uint64_t walked;
 
-	for (n = notes[id_bucket(id)]; n != NULL; n = n->next)
-		if (n->flow_id == id)
-			return n;
-	return NULL;
+	return note_lookup(note_bucket(id), id, &walked);
+}
+
+static bool
+older(const struct iw_hlink *a, const struct iw_hlink *b)
+{
+	return ((const struct note *)a)->age < ((const struct note *)b)->age;
+}
+
+/* A full chain gives up its oldest note. */
+static void
+note_chain_evict(struct iw_hlink *chain)
+{
+	iw_stats.tables[IW_TABLE_NOTES].chain_evictions++;
+	note_unlink((struct note *)iw_hchain_first(chain, older));
 }
 
 static struct note *
 note_get(uint64_t id)
 {
-	struct note *n = note_find(id);
-	unsigned b = id_bucket(id);
+	struct iw_hlink **head = note_bucket(id);
+	struct note *n;
+	uint64_t walked;
 
-	if (n != NULL)
+	if ((n = note_lookup(head, id, &walked)) != NULL)
 		return n;
-	if (n_notes == MAX_NOTES)
+	if (walked >= CHAIN_MAX)
+		note_chain_evict(*head);
+	else if (n_notes == MAX_NOTES)
 		note_unlink(oldest);
 	if ((n = calloc(1, sizeof(*n))) == NULL)
 		return NULL;
 	n->flow_id = id;
-	n->next = notes[b];
-	notes[b] = n;
+	n->age = ++notes_made;
+	iw_hchain_add(head, &n->hlink);
 	n->older = newest;
 	if (newest != NULL)
 		newest->newer = n;

@@ -18,6 +18,7 @@
 #include "config.h"
 #include "digest.h"
 #include "event.h"
+#include "siphash.h"
 #include "x509.h"
 
 /* Bounds on what one certificate puts in an event. */
@@ -31,7 +32,10 @@
  * OpenSSL 3's decoding of a certificate (its public key goes through the
  * provider decoders) costs more than everything else we do with a TLS
  * session: recently seen DER is remembered, byte for byte, with its
- * parsed X509 (kept until exit: reachable, bounded, not a leak).
+ * parsed X509 (kept until exit: reachable, bounded, not a leak).  Its
+ * hash, compared before the bytes, is keyed (siphash.h): certificates
+ * crafted to share an unkeyed hash would make every lookup compare up to
+ * 32 KiB with each of the 64 entries.
  */
 #define CERT_CACHE	64
 #define CERT_CACHE_MAX	(32 * 1024)	/* bigger DER is not kept */
@@ -114,7 +118,7 @@ iw_x509_parse(const uint8_t *der, size_t len)
 
 	if (len == 0 || len > 1024 * 1024)
 		return NULL;
-	h = iw_fnv1a(der, len);
+	h = iw_hash_bytes(der, len);
 	if ((x = cache_lookup(der, len, h)) != NULL)
 		return x;
 	x = d2i_X509(NULL, &p, (long)len);

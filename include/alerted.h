@@ -20,6 +20,11 @@
  *
  * The file is a pcap of the first written packet's link type; packets of
  * another link type are left out and counted (one warning at the end).
+ *
+ * Either way at most IW_ALERTED_MAX_FLOWS connections (or --max-flows, if
+ * smaller) are remembered at once (about 150 bytes each); past that the
+ * least recently active is forgotten, counted, and an alerted one among
+ * them is missing from the file (one warning at the end).
  */
 #ifndef IW_ALERTED_H
 #define IW_ALERTED_H
@@ -36,6 +41,7 @@ struct iw_packet;
 #define IW_ALERTED_FLOW_PKTS	64
 #define IW_ALERTED_FLOW_BYTES	(256 * 1024)
 #define IW_ALERTED_TOTAL_BYTES	(64 * 1024 * 1024)
+#define IW_ALERTED_MAX_FLOWS	262144
 
 /* Creates the file now (before privileges are dropped); 0 or -1 with err.
  * two_pass as described above. */
@@ -64,5 +70,9 @@ uint64_t iw_alerted_close(void);
 
 /* Connections marked so far. */
 uint64_t iw_alerted_flows(void);
+
+/* Connections forgotten past IW_ALERTED_MAX_FLOWS (alerted ones only, or
+ * all). */
+uint64_t iw_alerted_evicted(bool alerted_only);
 
 #endif /* IW_ALERTED_H */

@@ -5,6 +5,7 @@
 #ifndef IW_FLOW_H
 #define IW_FLOW_H
 
+#include "hchain.h"
 #include "iw.h"
 #include "packet.h"
 #include "session.h"
@@ -54,7 +55,7 @@ enum iw_flow_state {
 };
 
 struct iw_flow {
-	struct iw_flow		*hnext;		/* hash chain */
+	struct iw_hlink		 hlink;		/* hash chain: first member */
 	struct iw_flow		*lprev, *lnext;	/* by last activity */
 	uint32_t		 hash;
 	uint8_t			 list;		/* which timeout list */
@@ -65,6 +66,8 @@ struct iw_flow {
 						 * and pkts[] stay as first
 						 * guessed, ref.ep is right */
 	bool			 session_ended;
+	uint8_t			 decode_anomalies;	/* bits already
+							 * reported */
 	enum iw_end_reason	 reason;
 
 	struct iw_flowref	 ref;		/* endpoints, ids */
@@ -84,6 +87,17 @@ void iw_flows_init(void);
  * should not start one, e.g. a lone RST); *dir is the segment's direction.
  */
 struct iw_flow *iw_flow_get(const struct iw_packet *, enum iw_dir *dir);
+
+/*
+ * What the decoder found wrong with a packet that never reaches its flow
+ * (the datagram was dropped): an `anomaly` event of the connection p's
+ * addresses and ports name, once per flow, when that flow is held.
+ */
+enum iw_flow_decode_anomaly {
+	IW_FLOW_FRAG_OVERLAP = 0,	/* its IP fragments overlapped */
+};
+void iw_flow_decode_anomaly(const struct iw_packet *,
+    enum iw_flow_decode_anomaly);
 
 /* Accounts the packet and runs it through reassembly. */
 void iw_flow_packet(struct iw_flow *, enum iw_dir, const struct iw_packet *);

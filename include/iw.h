@@ -27,20 +27,6 @@ iw_dir_other(enum iw_dir d)
 	return d == IW_TO_SERVER ? IW_TO_CLIENT : IW_TO_SERVER;
 }
 
-/* FNV-1a of n bytes: the hash of the tables keyed by byte strings. */
-static inline uint64_t
-iw_fnv1a(const uint8_t *p, size_t n)
-{
-	uint64_t h = 0xcbf29ce484222325ULL;
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		h ^= p[i];
-		h *= 0x100000001b3ULL;
-	}
-	return h;
-}
-
 /* An IPv4 address is stored as ::ffff:a.b.c.d in the 16 bytes. */
 struct iw_addr {
 	uint8_t	family;		/* AF_INET or AF_INET6 */

@@ -72,16 +72,39 @@ struct iw_frag_key {
 	uint8_t		version;
 };
 
+/* The keyed hash of a datagram's key (its bucket: the low bits). */
+uint32_t iw_frag_key_hash(const struct iw_frag_key *);
+
+/* What became of a fragment. */
+enum iw_frag_status {
+	IW_FRAG_HELD = 0,	/* kept (or a duplicate): not complete yet */
+	IW_FRAG_DONE,		/* the datagram is complete */
+	IW_FRAG_DROPPED,	/* not kept (counted by reason) */
+	IW_FRAG_OVERLAP,	/* it overlapped another fragment in a way
+				 * no duplicate does: the whole datagram is
+				 * dropped (counted) */
+};
+
+struct iw_frag_out {
+	/* IW_FRAG_DONE: the datagram's payload (valid until
+	 * iw_frag_release) and, IPv6, the first fragment's next header */
+	const uint8_t	*data;
+	uint32_t	 len;
+	uint8_t		 next_proto;
+	/* IW_FRAG_OVERLAP: the TCP ports, when the datagram's first bytes
+	 * were seen */
+	bool		 have_ports;
+	uint16_t	 sport, dport;
+};
+
 /*
- * Adds one fragment (its payload after the IP header, at byte offset
- * `offset` of the original datagram).  When the datagram is complete,
- * returns its whole payload (valid until iw_frag_release) and sets *len and
- * *next_proto (IPv6: the fragment header's next header of the first
- * fragment); otherwise NULL.
+ * Adds one fragment: its payload after the IP header, at byte offset
+ * `offset` of the original datagram; next_proto is the protocol (IPv4) or
+ * the fragment header's next header (IPv6).
  */
-const uint8_t *iw_frag_add(const struct iw_frag_key *, uint32_t offset,
+enum iw_frag_status iw_frag_add(const struct iw_frag_key *, uint32_t offset,
     const uint8_t *data, uint32_t len, bool more, uint8_t next_proto,
-    iw_time now, uint32_t *out_len, uint8_t *out_next_proto);
+    iw_time now, struct iw_frag_out *);
 void iw_frag_expire(iw_time now);
 /* Frees the datagrams completed while decoding the previous packet. */
 void iw_frag_release(void);

@@ -27,10 +27,34 @@ enum iw_bad_packet {
 	IW_BAD_FRAG_OVERLAP,
 	IW_BAD_FRAG_TOO_BIG,
 	IW_BAD_TUNNEL_DEPTH,
+	IW_BAD_FRAG_INCONSISTENT,	/* past the datagram's end, or a
+					 * second last fragment that differs */
+	IW_BAD_FRAG_SCATTERED,		/* too many separate runs: dropped */
+	IW_BAD_IP_LENGTH_IMPLAUSIBLE,	/* length 0, frame bigger than any
+					 * offload super-packet */
 	IW_BAD_COUNT
 };
 
 #define IW_MAX_ANOMALY_KINDS 64
+
+/*
+ * The hash tables indexed by bytes from the wire (keyed, siphash.h), and
+ * what their chains cost: the longest chain one lookup walked, and the
+ * entries evicted because their chain was full (a chain is capped).
+ */
+enum iw_table {
+	IW_TABLE_FLOWS = 0,
+	IW_TABLE_FRAGMENTS,
+	IW_TABLE_MEMO,			/* facts across sessions (memo.c) */
+	IW_TABLE_NOTES,			/* suppressed findings by flow_id */
+	IW_TABLE_ALERTED,		/* --write-alerted, by flow_id */
+	IW_TABLE_COUNT
+};
+
+struct iw_table_stats {
+	uint64_t	longest_chain;
+	uint64_t	chain_evictions;
+};
 
 struct iw_stats {
 	/* capture */
@@ -53,6 +77,9 @@ struct iw_stats {
 	uint64_t	frag_datagrams;		/* reassembled */
 	uint64_t	frag_timeouts;
 	uint64_t	frag_evicted;
+	uint64_t	frag_duplicates;	/* inside what was received */
+	uint64_t	frag_overlap_dropped;	/* datagrams dropped: overlap */
+	uint64_t	ip_length_from_frame;	/* IP length 0, frame used */
 
 	/* flows */
 	uint64_t	flows_total;
@@ -100,6 +127,8 @@ struct iw_stats {
 						 * kind was written already */
 	uint64_t	anomalies_rate_limited;	/* not written: --anomaly-rate */
 
+	struct iw_table_stats tables[IW_TABLE_COUNT];
+
 	/* output */
 	uint64_t	events;
 	uint64_t	events_dropped;
@@ -112,6 +141,14 @@ extern struct iw_stats iw_stats;
 
 /* Counts an anomaly; returns its kind's index in the table, -1 past it. */
 int iw_stats_anomaly(const char *layer, const char *event);
+
+/* A lookup in table t walked `walked` entries. */
+static inline void
+iw_stats_chain(enum iw_table t, uint64_t walked)
+{
+	if (walked > iw_stats.tables[t].longest_chain)
+		iw_stats.tables[t].longest_chain = walked;
+}
 
 /* Write the stats event (at packet time ts). */
 void iw_stats_emit(iw_time ts);

@@ -300,7 +300,9 @@ def check_anomaly_table(table):
 
 def check_anomaly(name, ev, table):
     a = ev["anomaly"]
-    layer = "tcp" if a.get("type") == "stream" else a.get("app_proto")
+    layer = ("tcp" if a.get("type") == "stream" else
+             a.get("event", "").split(".")[0] if a.get("type") == "decode"
+             else a.get("app_proto"))
     want = table.get((layer, a.get("kind")))
     ok(want == (a.get("type"), a.get("event")),
        name + ": anomaly %s is %s" % (a.get("kind"), want))

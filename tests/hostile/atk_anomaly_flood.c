@@ -42,7 +42,7 @@ static void
 generate(struct pw_file *w, const struct hostile_run *r)
 {
 	flood(w, r);
-	pw_victim_last(w);
+	pw_victim_last(w, NULL, NULL);
 }
 
 const struct attack atk_anomaly_flood = {

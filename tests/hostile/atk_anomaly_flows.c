@@ -61,7 +61,7 @@ generate(struct pw_file *w, const struct hostile_run *r)
 	pw_v4(&srv, "192.0.2.80", 8080);
 	for (i = 0; i < r->scale; i++)
 		one_flow(w, r, i, &rng, &srv);
-	pw_victim_last(w);
+	pw_victim_last(w, NULL, NULL);
 }
 
 const struct attack atk_anomaly_flows = {

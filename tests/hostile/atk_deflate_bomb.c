@@ -128,7 +128,7 @@ generate(struct pw_file *w, const struct hostile_run *r)
 	send_compressed(w, &k, &z, in, 0, Z_SYNC_FLUSH, &wire);
 	deflateEnd(&z);
 	pw_close_conn(w, &k);
-	pw_victim_last(w);
+	pw_victim_last(w, NULL, NULL);
 }
 
 const struct attack atk_deflate_bomb = {

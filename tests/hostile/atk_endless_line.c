@@ -60,7 +60,7 @@ generate(struct pw_file *w, const struct hostile_run *r)
 		sent += n;
 	}
 	pw_close_conn(w, &k);
-	pw_victim_last(w);
+	pw_victim_last(w, NULL, NULL);
 }
 
 const struct attack atk_endless_line = {

@@ -83,7 +83,7 @@ generate(struct pw_file *w, const struct hostile_run *r)
 		connection(w, r, i, n, &srv);
 		left -= n;
 	}
-	pw_victim_last(w);
+	pw_victim_last(w, NULL, NULL);
 }
 
 const struct attack atk_held_segments = {

@@ -52,7 +52,7 @@ generate(struct pw_file *w, const struct hostile_run *r)
 		pw_send(w, &k, PW_C2S, &b, 1);
 	}
 	pw_close_conn(w, &k);
-	pw_victim_last(w);
+	pw_victim_last(w, NULL, NULL);
 }
 
 const struct attack atk_one_byte_segments = {

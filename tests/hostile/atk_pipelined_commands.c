@@ -91,7 +91,7 @@ generate(struct pw_file *w, const struct hostile_run *r)
 		answers(&sb, 0, r->scale);
 	}
 	pw_close_conn(w, &k);
-	pw_victim_last(w);
+	pw_victim_last(w, NULL, NULL);
 }
 
 const struct attack atk_pipelined_commands = {

@@ -37,7 +37,7 @@ generate(struct pw_file *w, const struct hostile_run *r)
 	pw_v4(&srv, "192.0.2.143", 143);
 	for (i = 0; i < r->scale; i++)
 		connection(w, r, i, &srv);
-	pw_victim_last(w);
+	pw_victim_last(w, NULL, NULL);
 }
 
 const struct attack atk_stuck_literals = {

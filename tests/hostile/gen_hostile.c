@@ -38,6 +38,14 @@ static const struct attack *const attacks[] = {
 	&atk_endless_line,
 	&atk_pipelined_commands,
 	&atk_one_byte_segments,
+	&atk_flow_hash,
+	&atk_frag_hash,
+	&atk_ip_len_zero,
+	&atk_frag_overlap,
+	&atk_alerted_flood,
+	&atk_frag_flood,
+	&atk_tls_lengths,
+	&atk_cert_churn,
 	NULL
 };
 

@@ -40,5 +40,13 @@ extern const struct attack atk_stuck_literals;
 extern const struct attack atk_endless_line;
 extern const struct attack atk_pipelined_commands;
 extern const struct attack atk_one_byte_segments;
+extern const struct attack atk_flow_hash;
+extern const struct attack atk_frag_hash;
+extern const struct attack atk_ip_len_zero;
+extern const struct attack atk_frag_overlap;
+extern const struct attack atk_alerted_flood;
+extern const struct attack atk_frag_flood;
+extern const struct attack atk_tls_lengths;
+extern const struct attack atk_cert_churn;
 
 #endif /* HOSTILE_HOSTILE_H */

@@ -171,18 +171,7 @@ pw_tcp(struct pw_file *w, const struct pw_seg *g)
 		put16(ip + 10, fold(sum16(0, ip, 20)));
 	}
 	tcp = ip + iplen;
-	memset(tcp, 0, 20);
-	put16(tcp, g->from->port);
-	put16(tcp + 2, g->to->port);
-	put32(tcp + 4, g->seq);
-	put32(tcp + 8, g->ack);
-	tcp[12] = 5 << 4;
-	tcp[13] = g->flags;
-	put16(tcp + 14, 65535);
-	if (len)
-		memcpy(tcp + 20, g->payload, len);
-	put16(tcp + 16, tcp_checksum(g, tcp, 20 + len));
-	pw_frame(w, buf, 14 + iplen + 20 + len, g->orig_len);
+	pw_frame(w, buf, 14 + iplen + pw_tcp_bytes(tcp, g), g->orig_len);
 }
 
 /* ---- endpoints ---- */
@@ -289,6 +278,15 @@ void
 pw_victim_session(struct pw_file *w, const struct pw_end *client,
     const struct pw_end *server)
 {
+	pw_victim_session_hook(w, client, server, NULL, NULL);
+}
+
+void
+pw_victim_session_hook(struct pw_file *w, const struct pw_end *client,
+    const struct pw_end *server,
+    void (*before_login)(struct pw_file *, struct pw_conn *, void *),
+    void *arg)
+{
 	static const char greeting[] =
 	    "* OK [CAPABILITY IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE "
 	    "IDLE LITERAL+ AUTH=PLAIN] Dovecot ready.\r\n";
@@ -303,11 +301,35 @@ pw_victim_session(struct pw_file *w, const struct pw_end *client,
 	pw_conn_init(&k, client, server, 0x10000000, 0x20000000);
 	pw_handshake(w, &k);
 	pw_send(w, &k, PW_S2C, greeting, sizeof(greeting) - 1);
+	if (before_login != NULL)
+		before_login(w, &k, arg);
 	pw_send(w, &k, PW_C2S, login, sizeof(login) - 1);
 	pw_send(w, &k, PW_S2C, ok, sizeof(ok) - 1);
 	pw_send(w, &k, PW_C2S, logout, sizeof(logout) - 1);
 	pw_send(w, &k, PW_S2C, bye, sizeof(bye) - 1);
 	pw_close_conn(w, &k);
+}
+
+void
+pw_client_v4(struct pw_end *e, uint64_t v)
+{
+	pw_v4(e, "10.0.0.0", (uint16_t)(1024 + (v >> 40) % 64511));
+	e->addr[1] = (uint8_t)v;
+	e->addr[2] = (uint8_t)(v >> 8);
+	e->addr[3] = (uint8_t)(v >> 16);
+}
+
+void
+pw_victim_last(struct pw_file *w,
+    void (*before_login)(struct pw_file *, struct pw_conn *, void *),
+    void *arg)
+{
+	struct pw_end c, s;
+
+	pw_advance(w, 1000000);
+	pw_v4(&c, "192.0.2.10", 40000);
+	pw_v4(&s, "192.0.2.200", 143);
+	pw_victim_session_hook(w, &c, &s, before_login, arg);
 }
 
 uint64_t
@@ -379,17 +401,6 @@ pw_victim_session_split(struct pw_file *w, const struct pw_end *client,
 }
 
 void
-pw_victim_last(struct pw_file *w)
-{
-	struct pw_end vc, vs;
-
-	pw_advance(w, 1000000);
-	pw_v4(&vc, "192.0.2.10", 40000);
-	pw_v4(&vs, "192.0.2.200", 143);
-	pw_victim_session(w, &vc, &vs);
-}
-
-void
 pw_client_n(struct pw_end *e, uint8_t net, uint64_t i)
 {
 	pw_v4(e, "10.0.0.0", (uint16_t)(1024 + i % 60000));
@@ -417,4 +428,82 @@ pw_linger(struct pw_file *w, struct pw_conn *k, bool close)
 	pw_ack(w, k, PW_C2S);
 	pw_ack(w, k, PW_S2C);
 	pw_ack(w, k, PW_C2S);
+}
+
+/* ---- IP fragments (the fragment-table attacks) ---- */
+
+size_t
+pw_tcp_bytes(uint8_t *out, const struct pw_seg *g)
+{
+	size_t len = g->len > MAX_PAYLOAD ? MAX_PAYLOAD : g->len;
+
+	memset(out, 0, 20);
+	put16(out, g->from->port);
+	put16(out + 2, g->to->port);
+	put32(out + 4, g->seq);
+	put32(out + 8, g->ack);
+	out[12] = 5 << 4;
+	out[13] = g->flags;
+	put16(out + 14, 65535);
+	if (len)
+		memcpy(out + 20, g->payload, len);
+	put16(out + 16, tcp_checksum(g, out, 20 + len));
+	return 20 + len;
+}
+
+void
+pw_client_seg(struct pw_seg *g, const struct pw_conn *k, const void *data,
+    size_t len)
+{
+	memset(g, 0, sizeof(*g));
+	g->from = &k->c;
+	g->to = &k->s;
+	g->seq = k->cseq;
+	g->ack = k->sseq;
+	g->flags = TH_ACK | TH_PSH;
+	g->payload = data;
+	g->len = len;
+}
+
+void
+pw_ip_fragment(struct pw_file *w, const struct pw_frag *fr)
+{
+	static uint8_t buf[14 + 40 + 8 + MAX_PAYLOAD];
+	uint8_t *ip = buf + 14;
+	size_t len = fr->len > MAX_PAYLOAD ? MAX_PAYLOAD : fr->len, hl;
+
+	memcpy(buf, mac_server, 6);
+	memcpy(buf + 6, mac_client, 6);
+	if (fr->from->v6) {
+		put16(buf + 12, 0x86dd);
+		hl = 48;
+		memset(ip, 0, hl);
+		ip[0] = 0x60;
+		put16(ip + 4, (uint16_t)(8 + len));
+		ip[6] = 44;		/* a Fragment header follows */
+		ip[7] = 64;
+		memcpy(ip + 8, fr->from->addr, 16);
+		memcpy(ip + 24, fr->to->addr, 16);
+		ip[40] = fr->proto;
+		put16(ip + 42, (uint16_t)((fr->offset & 0xfff8) |
+		    (fr->more ? 1 : 0)));
+		put32(ip + 44, fr->id);
+	} else {
+		put16(buf + 12, 0x0800);
+		hl = 20;
+		memset(ip, 0, hl);
+		ip[0] = 0x45;
+		put16(ip + 2, (uint16_t)(20 + len));
+		put16(ip + 4, (uint16_t)fr->id);
+		put16(ip + 6, (uint16_t)(((fr->offset / 8) & 0x1fff) |
+		    (fr->more ? 0x2000 : 0)));
+		ip[8] = 64;
+		ip[9] = fr->proto;
+		memcpy(ip + 12, fr->from->addr, 4);
+		memcpy(ip + 16, fr->to->addr, 4);
+		put16(ip + 10, fold(sum16(0, ip, 20)));
+	}
+	if (len)
+		memcpy(ip + hl, fr->data, len);
+	pw_frame(w, buf, 14 + hl + len, 0);
 }

@@ -94,6 +94,47 @@ void pw_close_conn(struct pw_file *, struct pw_conn *);
 #define VICTIM_PASS	"hostile-secret-7"
 void pw_victim_session(struct pw_file *, const struct pw_end *client,
     const struct pw_end *server);
+/* The same, calling before_login(w, conn, arg) after the greeting: an
+ * attack on the victim's own connection. */
+void pw_victim_session_hook(struct pw_file *, const struct pw_end *client,
+    const struct pw_end *server,
+    void (*before_login)(struct pw_file *, struct pw_conn *, void *),
+    void *arg);
+
+/*
+ * IP fragments.  pw_tcp_bytes writes a TCP segment (header and payload,
+ * checksum right for g->from and g->to) to out (20 + 65000 bytes at
+ * most) and returns its length: the datagram to cut.  pw_ip_fragment
+ * writes bytes [offset, offset + len) of a datagram as one fragment:
+ * IPv4 (16-bit id), or IPv6 with a Fragment header (32-bit id) whose next
+ * header is proto.
+ */
+struct pw_frag {
+	const struct pw_end	*from, *to;
+	uint32_t		 id;
+	uint32_t		 offset;	/* bytes; a multiple of 8 */
+	bool			 more;		/* MF: not the last */
+	uint8_t			 proto;		/* 6: TCP */
+	const uint8_t		*data;
+	size_t			 len;
+};
+size_t pw_tcp_bytes(uint8_t *out, const struct pw_seg *);
+/* The client's next segment of k carrying data (ACK, PSH), to be sent or
+ * cut: nothing is written and k does not move. */
+void pw_client_seg(struct pw_seg *, const struct pw_conn *k,
+    const void *data, size_t len);
+void pw_ip_fragment(struct pw_file *, const struct pw_frag *);
+
+/*
+ * A client in 10.0.0.0/8 at a port above 1023, both taken from the
+ * random value v; and the victim session last, after a second's pause,
+ * between the addresses every attack uses (192.0.2.10:40000 to
+ * 192.0.2.200:143), before_login as for pw_victim_session_hook (or NULL).
+ */
+void pw_client_v4(struct pw_end *, uint64_t v);
+void pw_victim_last(struct pw_file *,
+    void (*before_login)(struct pw_file *, struct pw_conn *, void *),
+    void *arg);
 
 /*
  * Out of order: one segment `off` bytes past the next sequence number of
@@ -117,10 +158,6 @@ void pw_ack(struct pw_file *, struct pw_conn *, enum pw_dir);
  */
 void pw_victim_session_split(struct pw_file *, const struct pw_end *client,
     const struct pw_end *server);
-
-/* The victim, a second after the attack, between the usual addresses
- * (192.0.2.10:40000 to 192.0.2.200:143). */
-void pw_victim_last(struct pw_file *);
 
 /*
  * The i-th of many clients: 10.(net + i / 65536).(i / 256 % 256).(i % 256),
