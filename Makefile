@@ -51,7 +51,7 @@ BUILD_DEBS = gcc make pkg-config libpcap-dev libssl-dev libjson-c-dev python3 \
 TEST_DEBS  = tshark tcpdump python3 python3-scapy python3-jsonschema \
 	     iproute2 dovecot-imapd curl openssl procps valgrind clang \
 	     libclang-rt-14-dev rsyslog redis-server logrotate groff-base \
-	     man-db systemd
+	     man-db systemd libcap2-bin
 
 define apt_install
 	@missing=""; for p in $(1); do \

@@ -12,6 +12,7 @@
 #include "engine.h"
 #include "flow.h"
 #include "hchain.h"
+#include "outfile.h"
 #include "packet.h"
 #include "session.h"
 #include "siphash.h"
@@ -62,9 +63,12 @@ static struct iw_stats saved_stats;
 int
 iw_alerted_open(const char *path, bool passes, char *err, size_t errlen)
 {
-	if ((out_fp = fopen(path, "wb")) == NULL) {
+	char why[512];
+
+	if ((out_fp = iw_outfile_fopen(path, IW_OUTFILE_TRUNCATE, why,
+	    sizeof(why))) == NULL) {
 		snprintf(err, errlen, "--write-alerted: cannot create %s: %s",
-		    path, strerror(errno));
+		    path, why);
 		return -1;
 	}
 	if ((out_path = strdup(path)) == NULL) {

@@ -39,6 +39,7 @@
 #include "correlate.h"
 #include "engine.h"
 #include "merge.h"
+#include "outfile.h"
 #include "output.h"
 #include "pidfile.h"
 #include "progress.h"
@@ -1371,8 +1372,9 @@ open_outputs(const struct inputs *in)
 	if (run.n_outputs == 0)
 		add_output("-");
 	if ((p = run.sensor.summary_file) != NULL &&
-	    (summary_fp = fopen(p, "w")) == NULL)
-		die("--summary: cannot create %s: %s", p, strerror(errno));
+	    (summary_fp = iw_outfile_fopen(p, IW_OUTFILE_TRUNCATE, err,
+	    sizeof(err))) == NULL)
+		die("--summary: cannot create %s: %s", p, err);
 	if (run.sensor.summary)
 		iw_summary_enable();
 	if ((p = run.sensor.write_alerted) != NULL &&

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "outfile.h"
 #include "pidfile.h"
 
 static int fd = -1;
@@ -32,13 +33,13 @@ holder(int f)
 int
 iw_pidfile_create(const char *path, char *err, size_t errlen)
 {
-	char buf[32];
+	char buf[32], why[512];
 	int n;
 
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+	/* kept as it is until locked: it may be another instance's */
+	fd = iw_outfile_open(path, IW_OUTFILE_UPDATE, 0, why, sizeof(why));
 	if (fd < 0) {
-		snprintf(err, errlen, "--pidfile %s: %s", path,
-		    strerror(errno));
+		snprintf(err, errlen, "--pidfile %s: %s", path, why);
 		return -1;
 	}
 	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {

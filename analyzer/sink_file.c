@@ -19,19 +19,23 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "outfile.h"
 #include "sink.h"
 
+/* Created 0640, never through a symbolic link (include/outfile.h). */
 static int
-open_append(const char *path)
+open_append(const char *path, char *err, size_t errlen)
 {
-	return open(path, O_WRONLY | O_APPEND | O_CREAT | O_NONBLOCK |
-	    O_CLOEXEC, 0644);
+	return iw_outfile_open(path, IW_OUTFILE_APPEND, O_NONBLOCK, err,
+	    errlen);
 }
 
 int
 iw_sink_file_open(struct iw_sink *s, const char *path, char *err,
     size_t errlen)
 {
+	char why[512];
+
 	if (*path == '\0') {
 		snprintf(err, errlen, "an empty file name");
 		return -1;
@@ -40,9 +44,8 @@ iw_sink_file_open(struct iw_sink *s, const char *path, char *err,
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	if ((s->fd = open_append(path)) < 0) {
-		snprintf(err, errlen, "cannot open %s: %s", path,
-		    strerror(errno));
+	if ((s->fd = open_append(path, why, sizeof(why))) < 0) {
+		snprintf(err, errlen, "cannot open %s: %s", path, why);
 		free(s->path);
 		s->path = NULL;
 		return -1;
@@ -126,16 +129,17 @@ iw_sink_file_write(struct iw_sink *s, const char *line, size_t len)
 void
 iw_sink_file_reopen(struct iw_sink *s)
 {
+	char why[512];
 	int fd;
 
 	if (s->kind == IW_SINK_STDOUT) {
 		fflush(stdout);
 		return;
 	}
-	if ((fd = open_append(s->path)) < 0) {
+	if ((fd = open_append(s->path, why, sizeof(why))) < 0) {
 		/* keep writing to the old file rather than lose events */
 		fprintf(stderr, "imapwatch: reopening %s: %s\n", s->path,
-		    strerror(errno));
+		    why);
 		return;
 	}
 	if (s->fd >= 0)

@@ -395,9 +395,16 @@ tls_first(struct iw_imap *st, enum iw_dir d, const uint8_t *buf, size_t len)
 		return to_tls(st, d, buf, len);
 	if (r == IW_PROBE_MORE && len < TLS_PROBE_MAX)
 		return 0;
+	if (d == IW_TO_CLIENT && st->client_after_ok) {
+		/* the server answers a client that went on in cleartext:
+		 * not injection (the client's plaintext_after_starttls) */
+		st->dir[d].x = X_PLAIN_AFTER;
+		return plain_after(st, d, buf, len);
+	}
 	ev = imap_evidence(st, st->starttls_tag, st->starttls_taglen,
 	    "STARTTLS");
 	if (d == IW_TO_CLIENT) {
+		st->response_injected = true;
 		/* the server's words are not secrets: show how they start */
 		lf = memchr(buf, '\n', len < 64 ? len : 64);
 		imap_add_str(ev, "data", buf, lf != NULL ?
@@ -451,6 +458,10 @@ outer_data(struct iw_imap *st, enum iw_dir d, const uint8_t *buf, size_t len)
 {
 	if (!st->imaps_checked)
 		check_imaps_port(st);
+	/* bytes from the client now came after the OK to STARTTLS (the
+	 * engine delivers a direction's bytes as its packets arrive) */
+	if (d == IW_TO_SERVER && st->starttls_ok)
+		st->client_after_ok = true;
 	switch (st->dir[d].x) {
 	case X_IMAP:
 		return stream_lines(st, d, buf, len);

@@ -293,6 +293,9 @@ struct iw_imap {
 	uint8_t		 starttls_text[IMAP_TEXT_MAX];
 	uint64_t	 injected_bytes;
 	uint64_t	 injected_consumed;	/* consumed while holding */
+	bool		 client_after_ok;	/* the client spoke after OK */
+	bool		 response_injected;	/* the server spoke first,
+						 * not TLS */
 	uint8_t		 n_inj;
 	uint32_t	 inj_total;
 	int8_t		 inj_cmd[IMAP_INJ_NAMES];

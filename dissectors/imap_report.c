@@ -69,7 +69,7 @@ starttls(struct iw_imap *st, struct json_object *o)
 	json_object_object_add(t, "injected_commands", list);
 	if (st->inj_total > st->n_inj)
 		add_u64(t, "injected_commands_total", st->inj_total);
-	if (st->dir[IW_TO_CLIENT].plain > 0)
+	if (st->response_injected && st->dir[IW_TO_CLIENT].plain > 0)
 		add_u64(t, "response_injected_bytes",
 		    st->dir[IW_TO_CLIENT].plain);
 	if (st->dir[IW_TO_SERVER].plain > 0)

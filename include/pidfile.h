@@ -1,8 +1,9 @@
 /*
  * pidfile.h - --pidfile FILE.
  *
- * Created (mode 0644) and locked before privileges are dropped, so it may
- * live in a root-owned directory such as /run; the lock makes a second
+ * Created as every file imapwatch makes (include/outfile.h: 0640, never
+ * through a symbolic link) and locked before privileges are dropped, so
+ * it may live in a root-owned directory such as /run; the lock makes a second
  * instance with the same file refuse to start.  The file stays owned by
  * the user who started imapwatch (an unprivileged process must not be able
  * to point it at another pid).  At exit it is removed; when the directory

@@ -39,7 +39,7 @@ import struct
 import subprocess
 import sys
 
-from scapy.layers.inet import IP, TCP, IPOption_NOP, IPOption_RR
+from scapy.layers.inet import IP, TCP, UDP, IPOption_NOP, IPOption_RR
 from scapy.layers.inet6 import (IPv6, IPv6ExtHdrDestOpt, IPv6ExtHdrFragment,
                                 IPv6ExtHdrHopByHop, IPv6ExtHdrSegmentRouting,
                                 PadN, RouterAlert)
@@ -60,9 +60,12 @@ LT_LINUX_SLL, LT_NFLOG, LT_IPV4, LT_IPV6, LT_LINUX_SLL2 = 113, 239, 228, 229, 27
 
 ETH_IPV4, ETH_IPV6 = 0x0800, 0x86DD
 ETH_8021Q, ETH_8021AD, ETH_PPPOE_SESSION = 0x8100, 0x88A8, 0x8864
+ETH_MPLS, ETH_TEB = 0x8847, 0x6558
 
 MAC_CLIENT = bytes.fromhex("020000000a01")
 MAC_SERVER = bytes.fromhex("020000000b01")
+MAC_INNER_C = bytes.fromhex("020000000a02")     # behind VXLAN or GRE TEB
+MAC_INNER_S = bytes.fromhex("020000000b02")
 
 C4, S4 = "192.0.2.10", "192.0.2.143"
 C4B = "192.0.2.11"
@@ -200,6 +203,21 @@ class VlanLink(Link):
         return ether(types[0], body + ip_bytes, src, dst)
 
 
+class MplsLink(Link):
+    """Ethernet, ethertype 0x8847, a stack of MPLS labels (RFC 3032: label
+    20 bits, traffic class 3, bottom of stack 1, TTL 8), then IP."""
+
+    def __init__(self, labels):
+        self.labels = labels
+
+    def frame(self, ip_bytes, ipver, to_server):
+        src, dst = (MAC_CLIENT, MAC_SERVER) if to_server else (MAC_SERVER, MAC_CLIENT)
+        stack = b"".join(struct.pack("!I", (label << 12) |
+                                     ((i == len(self.labels) - 1) << 8) | 64)
+                         for i, label in enumerate(self.labels))
+        return ether(ETH_MPLS, stack + ip_bytes, src, dst)
+
+
 class PppoeLink(Link):
     SESSION_ID = 0x1234
 
@@ -334,16 +352,92 @@ def fragments_v6(pkt, pieces, frag_id):
     return out
 
 
+def gre_header(inner_type, checksum=False, key=None, seq=None):
+    """GRE version 0 (RFC 2784, RFC 2890): flags C, K, S and the fields
+    they announce, in that order; the checksum covers header and payload
+    (filled in by the caller)."""
+    flags = (0x8000 if checksum else 0) | (0x2000 if key is not None else 0) \
+        | (0x1000 if seq is not None else 0)
+    out = struct.pack("!HH", flags, inner_type)
+    if checksum:
+        out += b"\0\0\0\0"
+    if key is not None:
+        out += struct.pack("!I", key)
+    if seq is not None:
+        out += struct.pack("!I", seq)
+    return out
+
+
+def gre_packet(inner_type, inner, checksum=False, key=None, seq=None):
+    hdr = gre_header(inner_type, checksum, key, seq)
+    if checksum:
+        csum = ip_checksum(hdr + inner)
+        hdr = hdr[:4] + struct.pack("!H", csum) + hdr[6:]
+    return hdr + inner
+
+
+def gtpu_packet(inner, teid, seq=None, pdu_session=False):
+    """GTPv1-U T-PDU (3GPP TS 29.281): version 1, PT 1, message type 255,
+    length of what follows the mandatory 8 bytes, TEID; with a sequence
+    number or an extension header the 4 optional bytes follow, and a PDU
+    Session Container (type 0x85, one 4-byte unit: QFI 9) before the
+    packet when asked."""
+    flags = 0x30 | (0x02 if seq is not None else 0) | \
+        (0x04 if pdu_session else 0)
+    opt = b""
+    if seq is not None or pdu_session:
+        opt = struct.pack("!HBB", seq or 0, 0, 0x85 if pdu_session else 0)
+    if pdu_session:
+        opt += bytes([1, 0x00, 0x09, 0])       # length 1, DL, QFI 9, next 0
+    body = opt + inner
+    return struct.pack("!BBHI", flags, 0xFF, len(body), teid) + body
+
+
+def vxlan_packet(inner_frame, vni):
+    """VXLAN (RFC 7348): flags with I set, VNI, then an Ethernet frame."""
+    return struct.pack("!II", 0x08000000, vni << 8) + inner_frame
+
+
 def tunnel(inner, kind, to_server, ip_id):
-    """Wrap an inner packet: '4in4', '6in4' or '4in6'; returns (bytes, outer ipver)."""
+    """Wrap an inner packet: '4in4', '6in4', '4in6', 'gre' (key and
+    sequence number), 'gre_csum' (checksum), 'gre_teb' (Ethernet inside),
+    'gtpu', 'gtpu_ext' (sequence number and a PDU session container) or
+    'vxlan'; returns (bytes, outer ipver)."""
     src, dst = (OUTER_C4, OUTER_S4) if to_server else (OUTER_S4, OUTER_C4)
     src6, dst6 = (OUTER_C6, OUTER_S6) if to_server else (OUTER_S6, OUTER_C6)
+    inner_type = ETH_IPV4 if inner[0] >> 4 == 4 else ETH_IPV6
+    isrc, idst = (MAC_INNER_C, MAC_INNER_S) if to_server else (MAC_INNER_S, MAC_INNER_C)
     if kind == "4in4":
         return bytes(IP(src=src, dst=dst, id=ip_id, ttl=62, proto=4) / Raw(inner)), 4
     if kind == "6in4":
         return bytes(IP(src=src, dst=dst, id=ip_id, ttl=62, proto=41) / Raw(inner)), 4
     if kind == "4in6":
         return bytes(IPv6(src=src6, dst=dst6, hlim=62, nh=4) / Raw(inner)), 6
+    if kind in ("gre", "gre_csum", "gre_teb"):
+        if kind == "gre":
+            payload = gre_packet(inner_type, inner, key=0x1234,
+                                 seq=ip_id & 0xFFFF)
+        elif kind == "gre_csum":
+            payload = gre_packet(inner_type, inner, checksum=True)
+        else:
+            payload = gre_packet(ETH_TEB, ether(inner_type, inner, isrc, idst),
+                                 key=7)
+        return bytes(IP(src=src, dst=dst, id=ip_id, ttl=62, proto=47) /
+                     Raw(payload)), 4
+    if kind in ("gtpu", "gtpu_ext"):
+        # the user plane's TEIDs are chosen by each side's receiver
+        teid = 0x0000A001 if to_server else 0x0000B002
+        payload = gtpu_packet(inner, teid, seq=(ip_id & 0xFFFF) if
+                              kind == "gtpu_ext" else None,
+                              pdu_session=kind == "gtpu_ext")
+        return bytes(IP(src=src, dst=dst, id=ip_id, ttl=62) /
+                     UDP(sport=2152, dport=2152) / Raw(payload)), 4
+    if kind == "vxlan":
+        payload = vxlan_packet(ether(inner_type, inner, isrc, idst), 4242)
+        # RFC 7348: the source port from a hash of the inner flow
+        return bytes(IP(src=src, dst=dst, id=ip_id, ttl=62) /
+                     UDP(sport=49999 if to_server else 50001, dport=4789) /
+                     Raw(payload)), 4
     raise ValueError(kind)
 
 
@@ -1033,6 +1127,18 @@ def tunnel_case(cap, kind, client, server):
     return [c], {}
 
 
+def tunnel_pair(cap, kind):
+    """An IPv4 and an IPv6 connection through the same tunnel kind."""
+    conns = []
+    for i, (client, server) in enumerate(((C4, S4), (C6, S6))):
+        c = Conn(cap, client, server, 50410 + i, tunnel_kind=kind,
+                 ip_id=0x100 + 0x1000 * i)
+        c.handshake()
+        basic_session(c)
+        conns.append(c)
+    return conns, {}
+
+
 @case("tunnel_4in4", "IPv4 in IPv4 (protocol 4) over Ethernet; the "
       "connection is the inner one.")
 def _tunnel_4in4(cap):
@@ -1049,6 +1155,60 @@ def _tunnel_6in4(cap):
       "connection is the inner one.")
 def _tunnel_4in6(cap):
     return tunnel_case(cap, "4in6", C4, S4)
+
+
+@case("tunnel_gre", "GRE (RFC 2784/2890) over IPv4 with the key and "
+      "sequence-number fields, carrying IPv4 (0x0800) and IPv6 (0x86DD); "
+      "the connections are the inner ones.")
+def _tunnel_gre(cap):
+    return tunnel_pair(cap, "gre")
+
+
+@case("tunnel_gre_csum", "GRE with the checksum field present, IPv4 and "
+      "IPv6 inside.")
+def _tunnel_gre_csum(cap):
+    return tunnel_pair(cap, "gre_csum")
+
+
+@case("tunnel_gre_eth", "GRE carrying Ethernet frames (0x6558, transparent "
+      "Ethernet bridging, with a key), IPv4 and IPv6 inside them.")
+def _tunnel_gre_eth(cap):
+    return tunnel_pair(cap, "gre_teb")
+
+
+@case("tunnel_gtpu", "GTPv1-U T-PDUs (UDP 2152, 3GPP TS 29.281) over IPv4, "
+      "no optional fields, IPv4 and IPv6 user packets inside.")
+def _tunnel_gtpu(cap):
+    return tunnel_pair(cap, "gtpu")
+
+
+@case("tunnel_gtpu_ext", "GTPv1-U with a sequence number and a PDU Session "
+      "Container extension header (type 0x85, as 5G user planes send it) "
+      "before each IPv4 and IPv6 user packet.")
+def _tunnel_gtpu_ext(cap):
+    return tunnel_pair(cap, "gtpu_ext")
+
+
+@case("tunnel_vxlan", "VXLAN (UDP 4789, RFC 7348, VNI 4242) over IPv4: "
+      "Ethernet frames carrying IPv4 and IPv6.")
+def _tunnel_vxlan(cap):
+    return tunnel_pair(cap, "vxlan")
+
+
+@case("mpls", "MPLS over Ethernet (ethertype 0x8847): one label before "
+      "IPv4, then a stack of two labels before IPv6 (bottom-of-stack bit "
+      "on the last).")
+def _mpls(cap):
+    a = link_session(cap, MplsLink([16001]), ipvers=(4,))
+    b = [Conn(cap, C6, S6, 50001, link=MplsLink([16002, 24005]),
+              ip_id=0x1100)]
+    b[0].handshake()
+    b[0].say(TOCLIENT, GREETING)
+    b[0].ack(TOSERVER)
+    b[0].exchange(CAPA_CMD, CAPA_RESP)
+    b[0].exchange(LOGOUT_CMD, LOGOUT_RESP)
+    b[0].close(TOCLIENT)
+    return a + b, {}
 
 
 @case("ipv4_options", "IPv4 headers with options: NOP + record route "

@@ -4,8 +4,12 @@
 #
 # A test is a unit binary ($B/tests/test_*) or a script tests/t_*.sh /
 # tests/t_*.py.  Each prints lines "ok - what", "not ok - what" or
-# "skip - what (why)".  A test that exits non-zero without a "not ok" line,
-# or whose output shows a sanitizer report, counts one failure more.
+# "skip - what (why)".  Strict: a test file counts one failure more when
+# it exits non-zero (dies, times out) without a "not ok" line, when its
+# output shows a sanitizer report, when it prints no "ok"/"not ok" line
+# at all (unless only skips tests/run.rules allows), for each "skip" line
+# tests/run.rules does not allow, and when it prints fewer checks than
+# the floor tests/run.rules gives it.  Checks cannot vanish quietly.
 #
 # Every test runs with IW_EVENT_LOG set to a directory of the pass: each
 # process linked with imapwatch's library appends every event it writes
@@ -19,24 +23,116 @@ export IW_SHARED=${IW_SHARED:-$(cd "$ROOT/../shared" 2>/dev/null && pwd)}
 export PYTHON=${PYTHON:-/usr/bin/python3}
 export PYTHONDONTWRITEBYTECODE=1
 ONLY=${ONLY:-}		# run only tests whose name contains this
+RULES=tests/run.rules
 pass=0 fail=0 skip=0
 failed_list=()
 
+# ---- tests/run.rules ----
+rule_kind=() rule_file=() rule_when=() rule_arg=()
+
+read_rules() {
+	local n=0 kind file when rest arg why
+	while read -r kind file when rest; do
+		n=$((n + 1))
+		case $kind in ''|'#'*) continue ;; esac
+		arg=${rest%% -- *}
+		why=${rest#* -- }
+		if [[ $rest != *" -- "* ]] || [ -z "$why" ] || [ -z "$arg" ] ||
+		    { [ "$kind" != skip ] && [ "$kind" != floor ]; } ||
+		    { [ "$kind" = floor ] && ! [[ $arg =~ ^[0-9]+$ ]]; }; then
+			echo "$RULES:$n: expected 'skip|floor FILE WHEN ARG -- WHY'" >&2
+			exit 2
+		fi
+		if ! [[ $when =~ ^((always|corpus|no-corpus|asan|normal|root|not-root|(env|unset):[A-Za-z_][A-Za-z0-9_]*),?)+$ ]]; then
+			echo "$RULES:$n: unknown condition in '$when'" >&2
+			exit 2
+		fi
+		rule_kind+=("$kind") rule_file+=("$file")
+		rule_when+=("$when") rule_arg+=("$arg")
+	done <"$RULES"
+}
+
+when_holds() {	# build, conditions
+	local c var conds
+	IFS=, read -ra conds <<<"$2"
+	for c in "${conds[@]}"; do
+		case $c in
+		always) ;;
+		corpus) [ -d "$IW_SHARED/corpus" ] || return 1 ;;
+		no-corpus) [ ! -d "$IW_SHARED/corpus" ] || return 1 ;;
+		asan) [[ $1 == *asan* ]] || return 1 ;;
+		normal) [[ $1 != *asan* ]] || return 1 ;;
+		root) [ "$(id -u)" = 0 ] || return 1 ;;
+		not-root) [ "$(id -u)" != 0 ] || return 1 ;;
+		env:*) var=${c#env:}; [ -n "${!var:-}" ] || return 1 ;;
+		unset:*) var=${c#unset:}; [ -z "${!var:-}" ] || return 1 ;;
+		*) return 1 ;;
+		esac
+	done
+}
+
+skip_allowed() {	# build, test name, text after "skip - "
+	local i
+	for i in "${!rule_kind[@]}"; do
+		[ "${rule_kind[$i]}" = skip ] || continue
+		[ "${rule_file[$i]}" = "$2" ] || [ "${rule_file[$i]}" = '*' ] ||
+		    continue
+		[[ $3 == "${rule_arg[$i]}"* ]] || continue
+		when_holds "$1" "${rule_when[$i]}" && return 0
+	done
+	return 1
+}
+
+floor_of() {	# build, test name: the floor that applies, or 0
+	local i floor=0
+	for i in "${!rule_kind[@]}"; do
+		[ "${rule_kind[$i]}" = floor ] && [ "${rule_file[$i]}" = "$2" ] ||
+		    continue
+		when_holds "$1" "${rule_when[$i]}" || continue
+		[ "${rule_arg[$i]}" -gt "$floor" ] && floor=${rule_arg[$i]}
+	done
+	echo "$floor"
+}
+
+# The failures of a test's run beyond its own "not ok" lines, as lines.
+strictness() {	# build, name, log, rc, passed, failed
+	local b=$1 name=$2 log=$3 rc=$4 p=$5 f=$6 line allowed=0 floor
+	while IFS= read -r line; do
+		if skip_allowed "$b" "$name" "${line#skip - }"; then
+			allowed=$((allowed + 1))
+		else
+			echo "not ok - $name: a skip tests/run.rules does not allow: ${line#skip - }"
+		fi
+	done < <(grep '^skip - ' "$log")
+	# (result lines may quote a report: they count for themselves)
+	if grep -vE '^(ok|not ok|skip) - ' "$log" |
+	    grep -qE 'ERROR: (Address|Leak|Memory|Thread)Sanitizer|runtime error:|SUMMARY: [A-Za-z]+Sanitizer'; then
+		echo "not ok - $name: sanitizer report"
+	elif [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+		echo "not ok - $name exited with status $rc"
+	fi
+	if [ $((p + f)) -eq 0 ] && [ "$allowed" -eq 0 ]; then
+		echo "not ok - $name printed no ok or not ok line"
+	fi
+	floor=$(floor_of "$b" "$name")
+	if [ $((p + f)) -lt "$floor" ]; then
+		echo "not ok - $name: $((p + f)) checks, fewer than its floor $floor ($RULES)"
+	fi
+}
+
 run_one() {	# build, name, command...
 	local b=$1 name=$2; shift 2
-	local log rc p f s
+	local log rc p f s strict
 	log=$(mktemp /tmp/iw-test-log.XXXXXX)
 	timeout "${IW_TEST_TIMEOUT:-900}" "$@" >"$log" 2>&1
 	rc=$?
 	p=$(grep -c '^ok - ' "$log")
 	f=$(grep -c '^not ok - ' "$log")
 	s=$(grep -c '^skip - ' "$log")
-	if grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$log"; then
-		echo "not ok - $name: sanitizer report" >>"$log"
-		f=$((f + 1))
-	elif [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then
-		echo "not ok - $name exited with status $rc" >>"$log"
-		f=$((f + 1))
+	strict=$(strictness "$b" "$name" "$log" "$rc" "$p" "$f")
+	if [ -n "$strict" ]; then
+		echo "$strict" >>"$log"
+		f=$((f + $(echo "$strict" | wc -l)))
 	fi
 	printf '%-12s %-40s %4d passed %4d failed %4d skipped\n' "[$b]" "$name" "$p" "$f" "$s"
 	if [ -n "${SHOW_OK:-}" ]; then
@@ -54,7 +150,7 @@ run_one() {	# build, name, command...
 # The events every test of a pass wrote, validated against the schema.
 check_events() {	# build, directory
 	local before=$fail
-	SHOW_OK=1 run_one "$1" "events against schema/" \
+	SHOW_OK=1 run_one "$1" "events-vs-schema" \
 	    "$PYTHON" tests/schema/validate_events.py "$2"
 	if [ "$fail" -eq "$before" ]; then
 		rm -rf "$2"
@@ -63,6 +159,7 @@ check_events() {	# build, directory
 	fi
 }
 
+read_rules
 for b in "$@"; do
 	export IW_BUILD=$ROOT/$b
 	export IMAPWATCH=$ROOT/$b/imapwatch

@@ -8,7 +8,8 @@ buffered way on a pipe agree).
 
 Captures: the project's dovecot captures (pcaps/, all 70-odd merged: many
 sessions and findings on a few servers) and ../shared/corpus (read in
-place).  Prints ok/not ok/skip lines.  Environment: IMAPWATCH, IW_SHARED.
+place; the parts that use it skip without it).  Prints ok/not ok/skip
+lines.  Environment: IMAPWATCH, IW_SHARED.
 """
 
 import base64
@@ -27,19 +28,15 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-IW = os.path.abspath(os.environ.get("IMAPWATCH") or
-                     os.path.join(ROOT, "imapwatch"))
-SHARED = os.environ.get("IW_SHARED") or os.path.join(ROOT, "..", "shared")
-CORPUS = os.path.join(SHARED, "corpus")
+sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
+
+import iwtest  # noqa: E402
+from iwtest import CORPUS, IMAPWATCH as IW, ok  # noqa: E402
+
 TB = os.path.join(CORPUS, "bruteshark",
                   "IMAP - Authenticate Plain (Base64).pcap")
 DOVECOT = sorted(glob.glob(os.path.join(ROOT, "pcaps", "dovecot-*.pcap")))
 T = tempfile.mkdtemp(prefix="iw-analyst.")
-
-
-def ok(cond, what):
-    print(("ok - " if cond else "not ok - ") + what)
-    return cond
 
 
 def rargs(files):
@@ -49,19 +46,20 @@ def rargs(files):
     return out
 
 
-def run(files, *args, stdin=None):
-    r = subprocess.run([IW] + rargs(files) + list(args), input=stdin,
-                       capture_output=True)
-    if r.returncode != 0:
-        print("# exit %d: %s" % (r.returncode, r.stderr.decode()[:300]))
-    evs = [json.loads(l) for l in r.stdout.decode().splitlines()]
-    return r, evs
+def run(files, *args, rc=0, **kw):
+    """imapwatch -r FILE... ARGS: (result, events); an exit status other
+    than rc, or a sanitizer report, is a "not ok" line."""
+    r = iwtest.run(rargs(files) + list(args), rc=rc, **kw)
+    return r, r.events
 
 
 def passwords():
+    """Those of our captures (their expectations list them) and those
+    tshark finds in the corpus capture's logins."""
     pws = set()
     for f in glob.glob(os.path.join(ROOT, "pcaps", "*.expect.json")):
         pws.update(json.load(open(f)).get("passwords", []))
+    pws.update(iwtest.capture_passwords(TB))
     return pws
 
 
@@ -237,18 +235,18 @@ def summary():
     text = open(path, encoding="utf-8").read() if os.path.exists(path) \
         else ""
     ok(r.returncode == 0 and text.startswith("imapwatch summary\n") and
-       r.stderr == b"", "--summary=FILE: the report in the file, nothing on "
+       r.stderr == "", "--summary=FILE: the report in the file, nothing on "
        "stderr")
     summ = parse_summary(text)
     check_sessions(summ, evs)
     check_servers(summ, evs)
     check_findings(summ, evs)
-    found = [p for p in passwords() if p in text or
-             base64.b64encode(p.encode()).decode()[:-4] in text]
-    ok(not found and passwords(), "summary: none of the %d passwords of the "
-       "captures appears" % len(passwords()))
+    found = iwtest.leaked(text, passwords())
+    ok(not found and "napier123" in passwords(), "summary: none of the %d "
+       "passwords of the captures appears (clear or base64)"
+       % len(passwords()), "found %s" % found)
     r2, evs2 = run(files, "--summary", "--suppress", sup, "--all-tls")
-    ok(r2.stderr.decode() == text and no_stats(evs2) == no_stats(evs),
+    ok(r2.stderr == text and no_stats(evs2) == no_stats(evs),
        "--summary: the same report on stderr; the events are unchanged")
     r3, evs3 = run(files, "--suppress", sup, "--all-tls")
     ok(no_stats(evs3) == no_stats(evs),
@@ -258,11 +256,9 @@ def summary():
 def summary_control_chars():
     """A username with terminal escapes must not reach the terminal."""
     pcap = os.path.join(T, "esc.pcap")
-    if not make_escape_pcap(pcap):
-        print("skip - summary control characters (no pcap writer)")
-        return
+    make_escape_pcap(pcap)
     r, evs = run([pcap], "--summary")
-    err = r.stderr.decode()
+    err = r.stderr
     users = [e["imap"].get("username") for e in evs
              if e["event_type"] == "alert" and
              e["imap"].get("username")]
@@ -368,6 +364,7 @@ def progress():
     out += drain(master, 0.2)
     os.close(master)
     text = out.decode(errors="replace")
+    iwtest.check_stderr(text, "imapwatch on a terminal")
     lines = [l for l in text.split("\r") if l.startswith("imapwatch: ")]
     ok(p.returncode == 0 and lines, "progress: lines on a terminal (%d in "
        "%.1f s)" % (len(lines), elapsed))
@@ -383,9 +380,8 @@ def progress():
     ok(len(lines) <= elapsed * 4 + 2, "progress: at most four updates a "
        "second (%d in %.1f s)" % (len(lines), elapsed))
     ok(text.endswith("\r\x1b[K"), "progress: the line is erased at the end")
-    r = subprocess.run([IW, "-r", big, "-o", "/dev/null"],
-                       capture_output=True)
-    ok(r.returncode == 0 and r.stderr == b"",
+    r = iwtest.run(["-r", big, "-o", "/dev/null"])
+    ok(r.returncode == 0 and r.stderr == "",
        "progress: nothing when stderr is not a terminal")
 
 
@@ -450,8 +446,10 @@ def merge():
     st = [e for e in run([a, b])[1] if e["event_type"] == "stats"][-1]
     ok(st["stats"]["capture"]["packets"] == len(pkts),
        "merge: stats count every packet of both files")
-    files = [os.path.join(CORPUS, "zeek", "imap-starttls.pcap"),
-             os.path.join(CORPUS, "ndpi", "imaps.pcap"), TB]
+    if not iwtest.need_corpus("merging captures of other places"):
+        return
+    files = [iwtest.corpus_file("zeek/imap-starttls.pcap"),
+             iwtest.corpus_file("ndpi/imaps.pcap"), TB]
     sep = sorted(no_stats(sum((run([f])[1] for f in files), [])))
     ok(sorted(no_stats(run(files)[1])) == sep,
        "merge: captures of other places and times together give each one's "
@@ -502,8 +500,8 @@ def check_alerted(name, files, extra=()):
 def write_alerted():
     out, _ = check_alerted("alerted-tb", [TB])
     piped = os.path.join(T, "piped.pcap")
-    r = subprocess.run([IW, "-r", "-", "--write-alerted", piped],
-                       stdin=open(TB, "rb"), capture_output=True)
+    with open(TB, "rb") as fp:
+        r = iwtest.run(["-r", "-", "--write-alerted", piped], stdin=fp)
     ok(r.returncode == 0 and open(piped, "rb").read() ==
        open(out, "rb").read(), "--write-alerted from a pipe (held packets) "
        "writes the same file as the two passes on a file")
@@ -518,9 +516,9 @@ def write_alerted():
     ok(r.returncode == 0 and rc == 0 and got == [] and
        not [e for e in evs if e["event_type"] == "alert"],
        "--write-alerted with no alert: an empty pcap tshark opens")
-    r, _ = run([TB], "--write-alerted", "/nonexistent/dir/x.pcap")
-    ok(r.returncode == 1 and r.stdout == b"" and
-       r.stderr.decode().count("\n") == 1,
+    r, _ = run([TB], "--write-alerted", "/nonexistent/dir/x.pcap", rc=1)
+    ok(r.returncode == 1 and r.out == b"" and
+       r.stderr.count("\n") == 1,
        "--write-alerted to an unwritable place: exit 1, one line")
 
 
@@ -538,8 +536,8 @@ def held_bound():
        "--write-alerted on a file: all %d packets of a connection alerted "
        "late" % len(pk))
     piped = os.path.join(T, "long-pipe.pcap")
-    r = subprocess.run([IW, "-r", "-", "--write-alerted", piped],
-                       stdin=open(path, "rb"), capture_output=True)
+    with open(path, "rb") as fp:
+        r = iwtest.run(["-r", "-", "--write-alerted", piped], stdin=fp)
     rc, held = tshark_packets(piped)
     ok(r.returncode == 0 and held == whole[login - 64:],
        "--write-alerted piped: the 64 packets before the first alert, then "
@@ -552,8 +550,8 @@ def piped_same_connections():
                    check=True)
     a, b = os.path.join(T, "two-pass.pcap"), os.path.join(T, "held.pcap")
     run([merged], "--write-alerted", a)
-    r = subprocess.run([IW, "-r", "-", "--write-alerted", b],
-                       stdin=open(merged, "rb"), capture_output=True)
+    with open(merged, "rb") as fp:
+        r = iwtest.run(["-r", "-", "--write-alerted", b], stdin=fp)
 
     def by_conn(pcap):
         conns = {}
@@ -573,20 +571,21 @@ def write_text(name, text):
 
 
 def main():
-    if not os.path.exists(TB) or not shutil.which("tshark"):
-        print("skip - analyst tests need the corpus and tshark")
-        return 0
+    if not ok(shutil.which("tshark"), "tshark is installed"):
+        return 1
     try:
-        summary()
+        if iwtest.need_corpus("--summary over dovecot and Thunderbird"):
+            summary()
         summary_control_chars()
         progress()
         merge()
-        write_alerted()
+        if iwtest.need_corpus("--write-alerted on a Thunderbird capture"):
+            write_alerted()
         held_bound()
         piped_same_connections()
     finally:
         shutil.rmtree(T, ignore_errors=True)
-    return 0
+    return iwtest.exit_status()
 
 
 if __name__ == "__main__":

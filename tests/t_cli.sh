@@ -4,13 +4,9 @@
 # capture damaged midway is analysed as far as it reads, exit 0.
 set -u
 cd "$(dirname "$0")/.." || exit 2
-IW=${IMAPWATCH:-./imapwatch}
-PY=${PYTHON:-/usr/bin/python3}
-CORPUS=${IW_SHARED:-../shared}/corpus
+. tests/lib/iwtest.sh
 T=$(mktemp -d /tmp/iw-cli.XXXXXX)
 trap 'rm -rf "$T"' EXIT
-
-ok() { if [ "$1" = 0 ]; then echo "ok - $2"; else echo "not ok - $2"; fi; }
 
 # every stdout line is a whole JSON object
 all_json() {
@@ -76,7 +72,8 @@ grep -q '"event_type":"flow"' "$T/d"; ok $? "trailing 'tcp port 143' keeps the f
 ok $? "two -r files: flows of both"
 
 # a capture cut short: analysed as far as it reads, warning, exit 0
-if [ -f "$CORPUS/suricata-verify/tls_DER-incomplete-header.pcap" ]; then
+if need_corpus "a damaged capture" &&
+    corpus_has suricata-verify/tls_DER-incomplete-header.pcap; then
 	"$IW" -r "$CORPUS/suricata-verify/tls_DER-incomplete-header.pcap" \
 	    --flows --all-tls >"$T/f" 2>"$T/err"
 	ok $? "damaged capture (bogus record length) exits 0"
@@ -86,32 +83,36 @@ if [ -f "$CORPUS/suricata-verify/tls_DER-incomplete-header.pcap" ]; then
 	grep -q '"event_type":"flow"' "$T/f"
 	ok $? "damaged capture: the flows read are flushed"
 	all_json "$T/f"; ok $? "damaged capture: every line is JSON"
-else
-	echo "skip - corpus not found"
+	clean_stderr "$T/err" "damaged capture"
 fi
 size=$(stat -c %s pcaps/edge/interleaved.pcap)
 head -c $((size - 37)) pcaps/edge/interleaved.pcap >"$T/cut.pcap"
 "$IW" -r "$T/cut.pcap" --flows >"$T/g" 2>"$T/err"
 ok $? "truncated file exits 0"
 grep -q 'warning' "$T/err"; ok $? "truncated file: warning"
+clean_stderr "$T/err" "truncated file"
 grep -q '"input_cut_short":true' "$T/g"; ok $? "truncated file: cut short"
 [ "$(grep -c '"event_type":"flow"' "$T/g")" -eq 3 ]
 ok $? "truncated file: its three connections are flushed"
 
 # mixed link types: our own pcapng reader for files; a pipe cannot be
-if [ -f "$CORPUS/pcapplusplus/many_interfaces-1.pcapng" ]; then
+if need_corpus "a pcapng mixing link types" &&
+    corpus_has pcapplusplus/many_interfaces-1.pcapng; then
 	"$IW" -r "$CORPUS/pcapplusplus/many_interfaces-1.pcapng" --flows \
 	    >"$T/h" 2>"$T/err"
 	ok $? "pcapng mixing link types, as a file"
+	clean_stderr "$T/err" "pcapng mixing link types"
 	grep -q '"event_type":"flow"' "$T/h"; ok $? "... flows decoded"
 	"$IW" -r - <"$CORPUS/pcapplusplus/many_interfaces-1.pcapng" \
 	    >"$T/i" 2>"$T/err"
 	grep -q 'mixes link-layer types' "$T/err"
 	ok $? "... from a pipe: says why libpcap cannot read it"
+	clean_stderr "$T/err" "pcapng mixing link types, piped"
 fi
 
 # usernames in events: plain, hash, omit (LOGIN in the clear in ndpi/imap)
-if [ -f "$CORPUS/ndpi/imap.pcap" ]; then
+if need_corpus "--usernames on a cleartext LOGIN" &&
+    corpus_has ndpi/imap.pcap; then
 	"$IW" -r "$CORPUS/ndpi/imap.pcap" >"$T/j"
 	grep -q '"username":"samir"' "$T/j"; ok $? "--usernames plain (default)"
 	"$IW" -r "$CORPUS/ndpi/imap.pcap" --usernames hash \
@@ -121,4 +122,93 @@ if [ -f "$CORPUS/ndpi/imap.pcap" ]; then
 	"$IW" -r "$CORPUS/ndpi/imap.pcap" --usernames omit >"$T/l"
 	! grep -q '"username"' "$T/l"; ok $? "--usernames omit"
 fi
-exit 0
+# Every file imapwatch creates (include/outfile.h): 0640 unless the umask
+# takes more away, an existing file's mode kept, and never written
+# through a symbolic link planted where the file goes.
+creates() {	# umask, directory: runs imapwatch creating one file of each kind
+	(umask "$1"
+	 "$IW" -r "$PCAP" -o "$2/events.json" --summary="$2/summary.txt" \
+	    --write-alerted "$2/alerted.pcap" >/dev/null 2>"$2/err"
+	 IW_EVENT_LOG=$2 "$IW" -r "$PCAP" >/dev/null 2>>"$2/err")
+}
+pidfile_mode() {	# umask, directory: the pid file's mode while it runs
+	local pid n
+	mkfifo "$2/in"
+	(umask "$1"; exec "$IW" -r - --pidfile "$2/pid" -o /dev/null \
+	    <"$2/in" 2>>"$2/err") &
+	pid=$!
+	exec 3>"$2/in"
+	head -c 24 "$PCAP" >&3		# the header: it runs, waiting
+	for n in $(seq 100); do [ -s "$2/pid" ] && break; sleep 0.05; done
+	stat -c %a "$2/pid"
+	tail -c +25 "$PCAP" >&3
+	exec 3>&-
+	wait $pid
+}
+for u in 022 077 000; do
+	D=$T/mode-$u
+	mkdir "$D"
+	creates $u "$D"
+	case $u in 077) want=600 ;; *) want=640 ;; esac
+	modes=$(stat -c %a "$D/events.json" "$D/summary.txt" \
+	    "$D/alerted.pcap" "$D"/imapwatch-*.ndjson | sort -u | tr '\n' ' ')
+	pm=$(pidfile_mode $u "$D")
+	[ "$modes" = "$want " ] && [ "$pm" = $want ]
+	ok $? "umask $u: -o, --summary=, --write-alerted, IW_EVENT_LOG and --pidfile files are created $want (modes: $modes, pid file $pm)"
+	[ ! -s "$D/err" ]; ok $? "umask $u: nothing on stderr $(head -c 200 "$D/err")"
+done
+D=$T/existing
+mkdir "$D"
+printf '' >"$D/events.json"
+chmod 604 "$D/events.json"
+"$IW" -r "$PCAP" -o "$D/events.json"
+[ "$(stat -c %a "$D/events.json")" = 604 ] && [ -s "$D/events.json" ]
+ok $? "-o to an existing file appends and keeps its mode (logrotate's create decides it)"
+
+# a symbolic link planted where the file goes is refused, naming the file
+D=$T/links
+mkdir "$D"
+for opt in -o --summary= --write-alerted --pidfile; do
+	ln -sf "$D/target" "$D/link"
+	case $opt in
+	*=) "$IW" -r "$PCAP" "$opt$D/link" >"$D/out" 2>"$D/err" ;;
+	*) "$IW" -r "$PCAP" $opt "$D/link" >"$D/out" 2>"$D/err" ;;
+	esac
+	rc=$?
+	[ $rc -eq 1 ] && [ ! -e "$D/target" ] && [ ! -s "$D/out" ] &&
+	    [ "$(wc -l <"$D/err")" -eq 1 ] &&
+	    grep -q "^imapwatch: .*$D/link: is a symbolic link" "$D/err"
+	ok $? "$opt through a planted symbolic link: refused, exit $rc, one line: $(head -c 160 "$D/err")"
+done
+# the event log's name has the pid in it: plant the link for the pid
+# the command will have (exec keeps it)
+IW_EVENT_LOG=$D IW=$IW PCAP=$PCAP bash -c \
+    'ln -s "$IW_EVENT_LOG/target" "$IW_EVENT_LOG/imapwatch-$$.ndjson"
+     exec "$IW" -r "$PCAP"' >"$D/out" 2>"$D/err"
+rc=$?
+[ $rc -eq 0 ] && [ ! -e "$D/target" ] && [ -s "$D/out" ] &&
+    grep -q "IW_EVENT_LOG: $D/imapwatch-[0-9]*.ndjson: is a symbolic link" "$D/err"
+ok $? "IW_EVENT_LOG through a planted symbolic link: not followed, said on stderr, the run goes on (exit $rc): $(head -c 160 "$D/err")"
+
+# IW_EVENT_LOG is ignored by a process started with raised privileges
+# (secure_getenv): a copy given a file capability, run by nobody, writes
+# no copy; the same copy without it does
+if [ "$(id -u)" != 0 ]; then
+	skip "IW_EVENT_LOG under file capabilities (setcap and setpriv need root)"
+else
+	D=$T/caps
+	chmod 711 "$T"		# nobody walks through to $D
+	mkdir -m 755 "$D" && mkdir -m 1777 "$D/ev"
+	cp "$IW" "$D/iw-cap" && cp "$IW" "$D/iw-plain" && cp "$PCAP" "$D/in.pcap"
+	chmod 644 "$D/in.pcap"
+	setcap cap_net_raw+ep "$D/iw-cap"
+	for b in iw-cap iw-plain; do
+		IW_EVENT_LOG=$D/ev setpriv --reuid=nobody --regid=nogroup \
+		    --clear-groups "$D/$b" -r "$D/in.pcap" >"$D/$b.out" 2>&1
+	done
+	[ -s "$D/iw-cap.out" ] && [ -s "$D/iw-plain.out" ] &&
+	    ! ls "$D"/ev/iw-cap-* >/dev/null 2>&1 &&
+	    ls "$D"/ev/iw-plain-* >/dev/null 2>&1
+	ok $? "IW_EVENT_LOG: ignored by imapwatch with a file capability run by nobody, honoured without ($(ls "$D/ev" | tr '\n' ' '))"
+fi
+finish

@@ -19,11 +19,11 @@ import re
 import subprocess
 import sys
 
-SHARED = os.environ.get("IW_SHARED") or os.path.join(
-    os.path.dirname(__file__), "..", "..", "shared")
-CORPUS = os.path.join(SHARED, "corpus")
-BUILD = os.environ.get("IW_BUILD", os.path.join(
-    os.path.dirname(__file__), "..", "build"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "lib"))
+import iwtest  # noqa: E402
+from iwtest import BUILD, CORPUS, ok  # noqa: E402
+
 STREAMS = os.path.join(BUILD, "tests", "iw-streams")
 
 # Connections tshark lists that are not connections (reviewer notes).
@@ -62,12 +62,6 @@ KNOWN = {
 }
 
 
-def ok(cond, what, detail=""):
-    print("%s - %s%s" % ("ok" if cond else "not ok", what,
-                         "" if cond or not detail else " (%s)" % detail))
-    return cond
-
-
 def run(cmd, timeout=600):
     return subprocess.run(cmd, capture_output=True, timeout=timeout)
 
@@ -88,8 +82,9 @@ def truth_of(rel):
 
 def our_streams(path):
     p = run([STREAMS, "-r", path])
-    if p.returncode != 0:
-        return None, p.stderr.decode(errors="replace"), None
+    err = p.stderr.decode(errors="replace")
+    if p.returncode != 0 or not iwtest.check_stderr(err, path):
+        return None, err, None
     lines = [json.loads(x) for x in p.stdout.decode().splitlines() if x]
     stats = next((x["stats"] for x in lines if "stats" in x), None)
     return [x for x in lines if "client" in x], None, stats
@@ -406,18 +401,16 @@ def check_bytes(rel, ft, t, o, f, pkts):
 
 
 def main():
-    if not os.path.isdir(CORPUS):
-        print("skip - corpus not found at %s" % CORPUS)
+    if not iwtest.need_corpus("the engine against tshark"):
         return 0
-    if not os.access(STREAMS, os.X_OK):
-        print("not ok - %s is not built" % STREAMS)
-        return 0
+    if not ok(os.access(STREAMS, os.X_OK), "%s is built" % STREAMS):
+        return 1
     only = sys.argv[1:]
     for rel in captures():
         if only and not any(o in rel for o in only):
             continue
         check_capture(rel)
-    return 0
+    return iwtest.exit_status()
 
 
 if __name__ == "__main__":

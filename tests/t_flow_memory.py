@@ -14,7 +14,13 @@ yet; the FINs come only after the last one opened), and checks:
     connection, connections are evicted and counted as such, the evicted
     ones are exactly the least recently active (the first opened), and each
     still gets its imap event, with end_reason "evicted";
-  - a budget below 1 MiB is refused on the command line.
+  - a budget below 1 MiB is refused on the command line;
+  - the kernel agrees: the process's peak resident memory (VmHWM in
+    /proc/PID/status, read while imapwatch waits for more input after
+    the whole capture, so the peak with every connection open is in it)
+    grows with the capture by default and stays near the budget with
+    it, measured from a run of one such connection.  A --flow-memory that
+    only moved imapwatch's own counter would fail here.
 
 The expectations come from how the capture is built (N, the order the
 connections opened), not from an earlier run.  Addresses are RFC 5737's.
@@ -23,102 +29,106 @@ Prints ok/not ok lines (tests/run.sh).  Environment: IMAPWATCH.
 
 import json
 import os
-import struct
 import subprocess
 import sys
 import tempfile
+import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-IW = os.path.abspath(os.environ.get("IMAPWATCH") or
-                     os.path.join(ROOT, "imapwatch"))
+sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
 
-N = 300                 # connections open at once
+import iwtest  # noqa: E402
+import pcapgen  # noqa: E402
+from iwtest import IMAPWATCH as IW, ok  # noqa: E402
+
+N = 600                 # connections open at once
 LINE = 3000             # bytes of the unterminated client line
 BUDGET = 2 << 20        # --flow-memory 2M
 ONE_FLOW = 128 << 10    # more than one such connection holds
 
-SERVER = bytes([192, 0, 2, 143])
+SERVER = "192.0.2.143"
 GREETING = (b"* OK [CAPABILITY IMAP4rev1 SASL-IR ID IDLE STARTTLS "
             b"AUTH=PLAIN] imap.example.test ready.\r\n")
 
-failures = 0
-
-
-def ok(cond, what):
-    global failures
-    print(("ok - " if cond else "not ok - ") + what)
-    if not cond:
-        failures += 1
-
-
-def csum(data):
-    if len(data) % 2:
-        data += b"\0"
-    s = sum(struct.unpack("!%dH" % (len(data) // 2), data))
-    while s >> 16:
-        s = (s & 0xFFFF) + (s >> 16)
-    return ~s & 0xFFFF
-
-
-def frame(src, dst, sport, dport, seq, ack, flags, payload=b""):
-    tcp = struct.pack("!HHIIBBHHH", sport, dport, seq, ack, 5 << 4, flags,
-                      65535, 0, 0) + payload
-    pseudo = src + dst + struct.pack("!BBH", 0, 6, len(tcp))
-    tcp = tcp[:16] + struct.pack("!H", csum(pseudo + tcp)) + tcp[18:]
-    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), 0, 0x4000,
-                     64, 6, 0, src, dst)
-    ip = ip[:10] + struct.pack("!H", csum(ip)) + ip[12:]
-    eth = bytes.fromhex("020000000b01020000000a01") + b"\x08\x00"
-    return eth + ip + tcp
-
-
-SYN, FIN, ACK, PSH = 0x02, 0x01, 0x10, 0x08
-
 
 def client_addr(i):
-    return bytes([192, 0, 2, 1 + i % 100])
+    return "192.0.2.%d" % (1 + i % 100)
 
 
 def client_port(i):
     return 20000 + i
 
 
-def write_capture(path):
-    pkts = []
-    t = 1_796_000_000 * 10**6          # 2026-11-29, microseconds
-
-    def add(data):
-        nonlocal t
-        pkts.append((t, data))
-        t += 100
-
+def write_capture(path, n=N):
+    """n connections: handshake, greeting, the unterminated line; then
+    each closed by the client, in the order they opened."""
+    cap = pcapgen.Capture()
     line = b"a1 LOGIN " + b"x" * (LINE - 9)
-    for i in range(N):
-        c, cp = client_addr(i), client_port(i)
-        add(frame(c, SERVER, cp, 143, 1000, 0, SYN))
-        add(frame(SERVER, c, 143, cp, 5000, 1001, SYN | ACK))
-        add(frame(c, SERVER, cp, 143, 1001, 5001, ACK))
-        add(frame(SERVER, c, 143, cp, 5001, 1001, PSH | ACK, GREETING))
-        add(frame(c, SERVER, cp, 143, 1001, 5001 + len(GREETING),
-                  PSH | ACK, line))
-    for i in range(N):
-        c, cp = client_addr(i), client_port(i)
-        cseq, sseq = 1001 + len(line), 5001 + len(GREETING)
-        add(frame(c, SERVER, cp, 143, cseq, sseq, FIN | ACK))
-        add(frame(SERVER, c, 143, cp, sseq, cseq + 1, FIN | ACK))
-        add(frame(c, SERVER, cp, 143, cseq + 1, sseq + 1, ACK))
-    with open(path, "wb") as f:
-        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
-        for ts, data in pkts:
-            f.write(struct.pack("<IIII", ts // 10**6, ts % 10**6,
-                                len(data), len(data)))
-            f.write(data)
+    conns = []
+    for i in range(n):
+        c = cap.tcp(client_addr(i), SERVER, client_port(i), 143)
+        c.handshake()
+        c.server(GREETING)
+        c.client(line)
+        conns.append(c)
+    for c in conns:
+        c.close("c")
+    cap.write(path)
 
 
 def run(pcap, *opts):
-    p = subprocess.run([IW, "-r", pcap] + list(opts), capture_output=True)
-    events = [json.loads(l) for l in p.stdout.splitlines()]
-    return p.returncode, events, p.stderr.decode(errors="replace")
+    r = iwtest.run(["-r", pcap] + list(opts))
+    return r.rc, r.events, r.err
+
+
+def proc_field(pid, name, key):
+    with open("/proc/%d/%s" % (pid, name)) as f:
+        for line in f:
+            if line.startswith(key):
+                return int(line.split()[1])
+    return None
+
+
+# ASan keeps freed memory in quarantine (its way of catching a use after
+# free): the peak then counts what imapwatch gave back; without one it
+# measures what imapwatch holds, redzones and all.
+ENV = dict(os.environ, ASAN_OPTIONS=os.environ.get("ASAN_OPTIONS", "") +
+           ":quarantine_size_mb=0")
+
+
+def idle_after_reading(pid, size, last):
+    """(idle, sample): it has read size bytes and sleeps, its CPU time
+    unchanged since the last sample (it waits for input)."""
+    with open("/proc/%d/stat" % pid) as f:
+        st = f.read().rsplit(")", 1)[1].split()
+    sample = (st[0], int(st[11]) + int(st[12]))
+    return (proc_field(pid, "io", "rchar") >= size and sample[0] == "S" and
+            sample == last), sample
+
+
+def peak_rss(label, pcap, *opts):
+    """VmHWM (KiB) of imapwatch -r - once it has read the whole capture
+    and waits for more: every connection was open at some point."""
+    data = open(pcap, "rb").read()
+    out = tempfile.TemporaryFile()
+    p = subprocess.Popen([IW, "-r", "-"] + list(opts), stdin=subprocess.PIPE,
+                         stdout=out, stderr=subprocess.PIPE, env=ENV)
+    p.stdin.write(data)
+    p.stdin.flush()
+    hwm, sample = None, None
+    for _ in range(1200):
+        time.sleep(0.05)
+        idle, sample = idle_after_reading(p.pid, len(data), sample)
+        if idle:
+            hwm = proc_field(p.pid, "status", "VmHWM:")
+            break
+    p.stdin.close()
+    err = p.stderr.read().decode("utf-8", "replace")
+    rc = p.wait()
+    ok(hwm is not None and rc == 0 and iwtest.check_stderr(err, "peak"),
+       "peak RSS, %s: read while it waits for input (exit %d)"
+       % (label, rc))
+    return hwm or 0
 
 
 def stats_of(events):
@@ -176,15 +186,36 @@ def main():
        "--flow-memory 2M: the evicted are the least recently active "
        "(the first %d opened)" % len(gone))
 
-    p = subprocess.run([IW, "--flow-memory", "512K", "-r", pcap],
-                       capture_output=True)
-    ok(p.returncode != 0 and p.stdout == b"" and
-       b"--flow-memory" in p.stderr,
+    p = iwtest.run(["--flow-memory", "512K", "-r", pcap], rc=1)
+    ok(p.returncode != 0 and p.out == b"" and
+       "--flow-memory" in p.stderr,
        "--flow-memory 512K: refused with one line on stderr")
 
-    os.unlink(pcap)
+    check_rss(tmp, pcap)
+    for f in os.listdir(tmp):
+        os.unlink(os.path.join(tmp, f))
     os.rmdir(tmp)
-    return 1 if failures else 0
+    return iwtest.exit_status()
+
+
+def check_rss(tmp, pcap):
+    """The resident memory the kernel saw, over that of one connection."""
+    one = os.path.join(tmp, "one.pcap")
+    write_capture(one, 1)
+    base = peak_rss("one connection", one)
+    full = peak_rss("default budget", pcap) - base
+    capped = peak_rss("--flow-memory 2M", pcap, "--flow-memory", "2M") - base
+    kib = BUDGET >> 10
+    ok(full >= 3 * kib, "peak RSS, default budget: %d connections cost "
+       "%d KiB more than one, over 3 budgets (%d KiB)" % (N, full, 3 * kib))
+    ok(capped <= full // 2, "peak RSS, --flow-memory 2M: %d KiB more than "
+       "one connection, under half the %d KiB without a budget"
+       % (capped, full))
+    if "asan" not in os.path.basename(os.path.dirname(IW)):
+        # ASan's redzones and allocator overhead are not in the budget
+        ok(capped <= kib * 3 // 2, "peak RSS, --flow-memory 2M: %d KiB more "
+           "than one connection, within 1.5 budgets (%d KiB)"
+           % (capped, kib * 3 // 2))
 
 
 if __name__ == "__main__":

@@ -4,13 +4,9 @@
 # with the cap.
 set -u
 cd "$(dirname "$0")/.." || exit 2
-IW=${IMAPWATCH:-./imapwatch}
-PY=${PYTHON:-/usr/bin/python3}
-CORPUS=${IW_SHARED:-../shared}/corpus
+. tests/lib/iwtest.sh
 T=$(mktemp -d /tmp/iw-flows.XXXXXX)
 trap 'rm -rf "$T"' EXIT
-
-ok() { if [ "$1" = 0 ]; then echo "ok - $2"; else echo "not ok - $2"; fi; }
 
 # jq-like: a value from the last stats event
 stat() {
@@ -39,7 +35,8 @@ ok $? "default cap: no eviction, three at once"
 
 # idle timeout on packet time: the plain-login capture pauses 36 s
 F="$CORPUS/bruteshark/IMAP - Login (Plaintext) 2.pcap"
-if [ -f "$F" ]; then
+if need_corpus "--tcp-timeout on a capture that pauses 36 s" &&
+    corpus_has "bruteshark/IMAP - Login (Plaintext) 2.pcap"; then
 	"$IW" -r "$F" --flows --tcp-timeout 30 >"$T/c"
 	[ "$(stat "$T/c" tcp.flows_timeout)" -ge 1 ]
 	ok $? "--tcp-timeout 30: a 36 s pause times the session out"
@@ -74,4 +71,4 @@ ok $? "--frag-memory 0: nothing held, nothing reassembled"
 rss=$(stat "$T/e" memory.peak_rss)
 [ "$rss" -lt $((64 << 20)) ]
 ok $? "--max-flows 100000000 preallocates nothing (peak RSS $((rss >> 20)) MiB)"
-exit 0
+finish

@@ -12,6 +12,7 @@
 # together, fails it.
 set -u
 cd "$(dirname "$0")/.." || exit 2
+. tests/lib/iwtest.sh
 ROOT=$PWD
 B=${IW_BUILD:-$ROOT/build}
 LIB=$B/libimapwatch.a
@@ -21,8 +22,8 @@ TMO=${IW_FUZZ_REPLAY_TIMEOUT:-10}
 HARNESSES="packet pcapng imap tls x509 sasl keylog tls_decrypt"
 
 if [ ! -f "$LIB" ]; then
-	echo "skip - fuzz replay ($LIB not built)"
-	exit 0
+	ok 1 "fuzz replay: $LIB is built"
+	finish
 fi
 mkdir -p "$OUT"
 # the library's own sanitizers, if any, for the driver too
@@ -74,9 +75,9 @@ replay() {	# harness kind files...
 	fi
 	rm -f "$log"
 	if [ $bad -eq 0 ]; then
-		echo "ok - fuzz replay $h: $n $kind input(s)"
+		ok 0 "fuzz replay $h: $n $kind input(s)"
 	else
-		echo "not ok - fuzz replay $h: $bad of $n $kind input(s) fail"
+		ok 1 "fuzz replay $h: $bad of $n $kind input(s) fail"
 	fi
 }
 
@@ -87,7 +88,7 @@ for h in $HARNESSES; do
 	    \( -name '*.a' -o -name '*.c' -o -name '*.h' \) 2>/dev/null | head -1)" ]; then
 		if ! $CC $CF $SAN -o "$bin" $(src_of "$h") tests/fuzz/common.c \
 		    tests/fuzz/replay.c "$LIB" $LIBS 2>"$OUT/build_$h.log"; then
-			echo "not ok - fuzz replay $h: driver does not build"
+			ok 1 "fuzz replay $h: driver does not build"
 			sed 's/^/#   /' "$OUT/build_$h.log" | head -20
 			continue
 		fi
@@ -111,4 +112,4 @@ for h in $HARNESSES; do
 		replay "$h" generated-seed "${sample[@]}"
 	fi
 done
-exit 0
+finish

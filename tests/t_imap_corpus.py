@@ -7,25 +7,21 @@ greeting status, the commands (counted by name), the LOGIN usernames, the
 AUTHENTICATE mechanisms, the capability list, STARTTLS requested and
 answered, and the cleartext credential findings.  (Nothing differs today;
 a deliberate difference would be listed here with who is right and why.)
+
+Each capture with IMAP runs once: exit status 0, nothing but warnings on
+stderr (a sanitizer report fails it), and none of the passwords tshark
+finds in the capture's cleartext logins appears in the output, in clear
+or base64 (ndpi/imap.pcap's LOGIN, the bruteshark logins).
 """
 import collections
 import json
 import os
-import subprocess
 import sys
 
-SHARED = os.environ.get("IW_SHARED") or os.path.join(
-    os.path.dirname(__file__), "..", "..", "shared")
-CORPUS = os.path.join(SHARED, "corpus")
-IMAPWATCH = os.environ.get("IMAPWATCH", os.path.join(
-    os.path.dirname(__file__), "..", "imapwatch"))
-
-
-
-def ok(cond, what, detail=""):
-    print("%s - %s%s" % ("ok" if cond else "not ok", what,
-                         "" if cond or not detail else " (%s)" % detail))
-    return cond
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "lib"))
+import iwtest  # noqa: E402
+from iwtest import CORPUS, ok  # noqa: E402
 
 
 def imap_connections():
@@ -41,10 +37,12 @@ def imap_connections():
 
 def our_sessions(rel, cache={}):
     if rel not in cache:
-        p = subprocess.run([IMAPWATCH, "-r", os.path.join(CORPUS, rel)],
-                           capture_output=True, timeout=300)
-        events = [json.loads(x) for x in p.stdout.decode().splitlines()]
-        cache[rel] = events
+        path = os.path.join(CORPUS, rel)
+        r = iwtest.run(["-r", path], what=rel)
+        ok(not r.bad, "%s: every line is JSON" % rel, r.bad[:1])
+        iwtest.check_no_password(r.out.decode("utf-8", "replace") + r.err,
+                                 iwtest.capture_passwords(path), rel)
+        cache[rel] = r.events
     return cache[rel]
 
 
@@ -124,15 +122,20 @@ def check(rel, c):
 
 
 def main():
-    if not os.path.isdir(CORPUS):
-        print("skip - corpus not found at %s" % CORPUS)
+    if not iwtest.need_corpus("IMAP sessions against tshark"):
         return 0
     n = 0
     for rel, c in imap_connections():
         check(rel, c)
         n += 1
     ok(n >= 16, "IMAP connections in the corpus checked: %d" % n)
-    return 0
+    # the logins whose passwords the grep above must have looked for
+    for rel in ("ndpi/imap.pcap", "bruteshark/IMAP - Login (Plaintext) 1.pcap",
+                "bruteshark/IMAP - Authenticate Plain (Base64).pcap"):
+        ok(iwtest.capture_passwords(iwtest.corpus_file(rel)),
+           "%s: tshark finds its password, the output is grepped for it"
+           % rel)
+    return iwtest.exit_status()
 
 
 if __name__ == "__main__":

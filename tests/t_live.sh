@@ -10,21 +10,22 @@
 # the two namespaces.
 set -u
 cd "$(dirname "$0")/.." || exit 2
-IW=$(readlink -f "${IMAPWATCH:-./imapwatch}")
-PY=${PYTHON:-/usr/bin/python3}
+. tests/lib/iwtest.sh
+IW=$(readlink -f "$IW")
 SRV=iwlive-srv CLI=iwlive-cli
 PW='Live-Secret-7q'
-T=$(mktemp -d /tmp/iw-live.XXXXXX)
-chmod 755 "$T"
 
-ok() { if [ "$1" = 0 ]; then echo "ok - $2"; else echo "not ok - $2"; fi; }
-
-if [ "$(id -u)" != 0 ] || ! command -v dovecot >/dev/null ||
-    ! command -v curl >/dev/null || ! command -v redis-server >/dev/null ||
-    ! ip netns list >/dev/null 2>&1; then
-	echo "skip - live capture needs root, iproute2, dovecot, curl, redis"
+if [ "$(id -u)" != 0 ]; then
+	skip "live capture needs root (network namespaces, dovecot)"
 	exit 0
 fi
+# make test-deps installs these: as root, their absence is a failure
+for c in dovecot curl redis-server ip openssl; do
+	command -v $c >/dev/null; ok $? "$c is installed"
+done
+[ "$IW_FAILS" -eq 0 ] || finish
+T=$(mktemp -d /tmp/iw-live.XXXXXX)
+chmod 755 "$T"
 CERTS=$PWD/tests/captures/certs
 
 cleanup() {
@@ -158,6 +159,7 @@ kill -TERM $IWPID
 wait $IWPID
 ok $? "SIGTERM: clean exit, status 0"
 kill $HOLD 2>/dev/null
+clean_stderr "$T/iw.err" "imapwatch -i"
 
 ip netns exec $SRV redis-cli -p 6390 --raw LRANGE imapwatch 0 -1 \
     >"$T/redis.json"
@@ -243,4 +245,6 @@ v = schemas.validators()
 bad = [e for e in red if next(iter(v["eve"].iter_errors(e)), None)]
 ok(not bad, "every event valid against the schema (%d)" % len(red))
 EOF
-exit 0
+# the checks above run in one python: if it dies, they vanish
+ok $? "the event checks ran to their end"
+finish

@@ -9,12 +9,21 @@ matches (matched here, in Python, independently of the C code); the
 session events keep every finding and list the suppressed ones; the stats
 event counts them by id.
 
+Then what the options that take a number or a list do, each on a capture
+whose expected outcome is known without imapwatch: --verify-checksums
+(a LOGIN segment whose checksum tshark calls bad), --closed-timeout (a
+late retransmitted FIN), --imaps-ports (TLS without ALPN, and cleartext,
+moved to other ports), --bruteforce N/SECS (dovecot's failures, timed by
+tshark).  (-s, a live capture's snaplen, is t_sensor.py's.)
+
 Captures: ../shared/corpus/bruteshark (three Thunderbird sessions to one
-server, read in place) and the project's dovecot captures in pcaps/.
-Prints ok/not ok/skip lines (tests/run.sh).  Environment: IMAPWATCH,
-IW_SHARED.
+server, read in place), the project's dovecot captures in pcaps/, and
+small ones made here (tests/lib/pcapgen.py).  Only the suppression cases
+on the corpus capture need the corpus.  Prints ok/not ok/skip lines
+(tests/run.sh).  Environment: IMAPWATCH, IW_SHARED.
 """
 
+import calendar
 import glob
 import hashlib
 import hmac
@@ -26,13 +35,17 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-IW = os.path.abspath(os.environ.get("IMAPWATCH") or
-                     os.path.join(ROOT, "imapwatch"))
-SHARED = os.environ.get("IW_SHARED") or os.path.join(ROOT, "..", "shared")
-CORPUS = os.path.join(SHARED, "corpus")
-TB = os.path.join(CORPUS, "bruteshark", "IMAP - Authenticate Plain (Base64).pcap")
+sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
+
+import iwtest  # noqa: E402
+import pcapgen  # noqa: E402
+from iwtest import CORPUS, ok  # noqa: E402
+
+TB = os.path.join(CORPUS, "bruteshark",
+                  "IMAP - Authenticate Plain (Base64).pcap")
 LOGIN = os.path.join(ROOT, "pcaps", "dovecot-cleartext-login.pcap")
 V6 = os.path.join(ROOT, "pcaps", "dovecot-nostarttls-ipv6-login.pcap")
 DOVECOT = sorted(glob.glob(os.path.join(ROOT, "pcaps", "dovecot-*.pcap")))
@@ -44,22 +57,14 @@ POSTURE = {"logindisabled_missing", "starttls_not_offered",
 T = tempfile.mkdtemp(prefix="iw-noise.")
 
 
-def ok(cond, what):
-    print(("ok - " if cond else "not ok - ") + what)
-    return cond
-
-
 def run(*args, files=(), rc_ok=(0,)):
-    cmd = [IW]
+    """imapwatch -r FILE... ARGS: (result, events); an exit status not in
+    rc_ok or a sanitizer report is a "not ok" line (tests/lib/iwtest.py)."""
+    cmd = []
     for f in files:
         cmd += ["-r", f]
-    r = subprocess.run(cmd + list(args), capture_output=True, text=True)
-    if r.returncode not in rc_ok:
-        print("# %s: exit %d: %s" % (" ".join(cmd + list(args)),
-                                     r.returncode, r.stderr.strip()))
-    evs = [json.loads(l) for l in r.stdout.splitlines()] \
-        if r.returncode == 0 else []
-    return r, evs
+    r = iwtest.run(cmd + list(args), rc=rc_ok)
+    return r, (r.events if r.returncode == 0 else [])
 
 
 def write(name, text):
@@ -241,13 +246,13 @@ def bad_suppress_files():
     ]
     for what, text, where in cases:
         path = write("bad-suppress", text)
-        r, _ = run("--suppress", path, files=[TB], rc_ok=(1,))
+        r, _ = run("--suppress", path, files=[LOGIN], rc_ok=(1,))
         lines = r.stderr.splitlines()
         ok(r.returncode == 1 and r.stdout == "" and len(lines) == 1 and
            (path + where) in lines[0],
            "bad --suppress file (%s): exit 1, one line: %s"
            % (what, lines[0] if lines else "-"))
-    r, _ = run("--suppress", "/nonexistent/sup", files=[TB], rc_ok=(1,))
+    r, _ = run("--suppress", "/nonexistent/sup", files=[LOGIN], rc_ok=(1,))
     ok(r.returncode == 1 and "/nonexistent/sup" in r.stderr,
        "missing --suppress file: exit 1")
 
@@ -344,8 +349,7 @@ def every_key():
     ok(not missing, "test knows a value for every long option (%s)"
        % ", ".join(missing))
     path = write("all.conf", "\n".join(lines) + "\n")
-    r = subprocess.run([IW, "--config", path, "-r", LOGIN],
-                       capture_output=True, text=True)
+    r = iwtest.run(["--config", path, "-r", LOGIN])
     ok(r.returncode == 0 and r.stdout == "" and
        os.path.getsize(os.path.join(T, "all-keys.json")) > 0 and
        os.path.exists(os.path.join(T, "all-keys.summary")),
@@ -365,10 +369,9 @@ usernames = hash
 username-salt = 'pepper'
 suppress = %s
 all-tls = no
-""" % (TB, out_conf, sup))
+""" % (V6, out_conf, sup))
     out = os.path.join(T, "from-cmdline.json")
-    r = subprocess.run([IW, "--config", conf, "-r", LOGIN, "-o", out],
-                       capture_output=True, text=True)
+    r = iwtest.run(["--config", conf, "-r", LOGIN, "-o", out])
     evs = [json.loads(l) for l in open(out)] if r.returncode == 0 else []
     ok(r.returncode == 0 and not os.path.exists(out_conf) and
        {e.get("dest_port") for e in sessions(evs)} == {143} and
@@ -407,21 +410,18 @@ def config_errors():
     ]
     for what, text, where in cases:
         path = write("bad.conf", text)
-        r = subprocess.run([IW, "--config", path, "-r", LOGIN],
-                           capture_output=True, text=True)
+        r = iwtest.run(["--config", path, "-r", LOGIN], rc=1)
         lines = r.stderr.splitlines()
         ok(r.returncode == 1 and r.stdout == "" and len(lines) == 1 and
            (path + where) in lines[0],
            "bad config (%s): exit 1, one line: %s"
            % (what, lines[0] if lines else "-"))
-    r = subprocess.run([IW, "--config", "/nonexistent.conf", "-r", LOGIN],
-                       capture_output=True, text=True)
+    r = iwtest.run(["--config", "/nonexistent.conf", "-r", LOGIN], rc=1)
     ok(r.returncode == 1 and "/nonexistent.conf" in r.stderr,
        "missing --config file: exit 1")
-    r = subprocess.run([IW, "--config", os.path.join(ROOT, "contrib",
-                        "imapwatch.conf.sample"), "-r", LOGIN, "-o",
-                        os.path.join(T, "sample.json")],
-                       capture_output=True, text=True)
+    r = iwtest.run(["--config", os.path.join(ROOT, "contrib",
+                    "imapwatch.conf.sample"), "-r", LOGIN, "-o",
+                    os.path.join(T, "sample.json")])
     ok(r.returncode == 0, "contrib/imapwatch.conf.sample is accepted "
        "(with -r and -o on the command line) %s" % r.stderr.strip())
     r, _ = run("--suppress", os.path.join(ROOT, "contrib", "suppress.sample"),
@@ -429,20 +429,205 @@ def config_errors():
     ok(r.returncode == 0, "contrib/suppress.sample is accepted")
 
 
+# ---- what the options do (not only that they are accepted) ----
+
+def tshark_fields(pcap, *args):
+    r = subprocess.run(["tshark", "-n", "-r", pcap] + list(args),
+                       capture_output=True, text=True, timeout=300)
+    ok(r.returncode == 0, "tshark reads %s" % os.path.basename(pcap),
+       r.stderr.strip()[-200:])
+    return [l.split("\t") for l in r.stdout.splitlines()]
+
+
+def stat_of(evs, path):
+    v = stats(evs)
+    for k in path.split("."):
+        v = v[k]
+    return v
+
+
+def login_capture(path, bad_login_checksum):
+    """Greeting, LOGIN (its segment's TCP checksum wrong if asked), the
+    server's answer, LOGOUT, close."""
+    cap = pcapgen.Capture()
+    c = cap.tcp("192.0.2.10", "192.0.2.143", 40100, 143)
+    c.handshake()
+    c.server(b"* OK [CAPABILITY IMAP4rev1 STARTTLS] ready\r\n")
+    c.client(b"a1 LOGIN bob Checksum-Secret-1\r\n",
+             bad_checksum=bad_login_checksum)
+    c.server(b"a1 OK done\r\n")
+    c.client(b"a2 LOGOUT\r\n")
+    c.server(b"* BYE\r\na2 OK bye\r\n")
+    c.close()
+    return cap.write(path)
+
+
+def verify_checksums():
+    """The LOGIN segment's checksum is wrong (tshark agrees which frame):
+    by default it is counted and read (offload leaves such checksums on
+    the sender); --verify-checksums drops it, as the receiving host did,
+    so no LOGIN is seen."""
+    pcap = login_capture(os.path.join(T, "bad-login-csum.pcap"), True)
+    bad = tshark_fields(pcap, "-o", "tcp.check_checksum:TRUE", "-Y",
+                        "tcp.checksum.status == 0", "-T", "fields",
+                        "-e", "tcp.payload")
+    ok(len(bad) == 1 and b"LOGIN" in bytes.fromhex(bad[0][0]),
+       "tshark: exactly one bad TCP checksum, on the LOGIN segment")
+    _, base = run(files=[pcap])
+    _, ver = run("--verify-checksums", files=[pcap])
+    logins = lambda evs: [a for a in alerts(evs)
+                          if a["alert"]["signature"] == "cleartext_login"]
+    ok(len(logins(base)) == 1 and
+       stat_of(base, "capture.bad_packets.bad_tcp_checksum") == 1,
+       "without --verify-checksums: the bad segment is counted and read "
+       "(cleartext_login)")
+    ok(not logins(ver) and
+       stat_of(ver, "capture.bad_packets.bad_tcp_checksum") == 1,
+       "--verify-checksums: the bad segment is counted and dropped (no "
+       "cleartext_login)")
+    iwtest.check_no_password(json.dumps(base + ver), ["Checksum-Secret-1"],
+                             "--verify-checksums runs")
+
+
+def closed_timeout():
+    """A connection closed by FIN, then the server's FIN again 30 s later
+    (packet time): within --closed-timeout it belongs to the closed
+    connection; past it the connection is gone and the FIN has none."""
+    cap = pcapgen.Capture()
+    c = cap.tcp("192.0.2.11", "192.0.2.143", 40200, 143)
+    c.handshake()
+    c.server(b"* OK ready\r\n")
+    c.client(b"a1 LOGOUT\r\n")
+    c.server(b"* BYE\r\na1 OK bye\r\n")
+    c.close("s")
+    closed_pkts = c.packets
+    cap.wait(30)
+    c.retransmit_fin("s")
+    pcap = cap.write(os.path.join(T, "late-fin.pcap"))
+    for opt, late_in in ((["--closed-timeout", "60"], True),
+                         (["--closed-timeout", "10"], False), ([], True)):
+        _, evs = run("--flows", *opt, files=[pcap])
+        flows = [e for e in evs if e["event_type"] == "flow"]
+        pkts = [f["flow"]["pkts_toserver"] + f["flow"]["pkts_toclient"]
+                for f in flows]
+        want = closed_pkts + (1 if late_in else 0)
+        ok(pkts == [want] and
+           stat_of(evs, "tcp.segments_without_flow") == (0 if late_in else 1),
+           "%s: the FIN 30 s after the close %s (flow of %d packets)"
+           % (" ".join(opt) or "default --closed-timeout (60)",
+              "is the closed connection's" if late_in else
+              "finds no connection", want))
+
+
+def rewrite_port(src, dst, old, new):
+    """src with every TCP port old made new (checksums made again)."""
+    from scapy.all import TCP, rdpcap, wrpcap  # noqa: E402
+    pkts = rdpcap(src)
+    for p in pkts:
+        if TCP in p:
+            for f in ("sport", "dport"):
+                if p[TCP].getfieldval(f) == old:
+                    p[TCP].setfieldval(f, new)
+            del p[TCP].chksum
+    wrpcap(dst, pkts)
+    return dst
+
+
+def imaps_ports():
+    """Implicit TLS without ALPN on 8993 is IMAPS only when --imaps-ports
+    says so; cleartext IMAP on a port it lists is cleartext_on_imaps_port."""
+    tls = rewrite_port(os.path.join(ROOT, "pcaps",
+                                    "dovecot-imaps-tls12-sni-match.pcap"),
+                       os.path.join(T, "imaps-8993.pcap"), 993, 8993)
+    hello = tshark_fields(tls, "-d", "tcp.port==8993,tls", "-Y",
+                          "tls.handshake.type == 1", "-T", "fields", "-e",
+                          "tcp.dstport", "-e",
+                          "tls.handshake.extensions_server_name", "-e",
+                          "tls.handshake.extensions_alpn_str")
+    ok(len(hello) == 1 and hello[0][0] == "8993" and hello[0][2] == "",
+       "tshark: one ClientHello to 8993, without ALPN (%s)" % hello)
+    sni = hello[0][1] if hello else None
+    _, evs = run(files=[tls])
+    ok(not sessions(evs), "TLS without ALPN on 8993: not IMAPS by default "
+       "(no session event)")
+    _, evs = run("--imaps-ports", "993,8993", files=[tls])
+    s = sessions(evs)
+    ok(len(s) == 1 and s[0]["event_type"] == "imap" and
+       s[0]["imap"]["mode"] == "implicit_tls" and s[0]["dest_port"] == 8993
+       and s[0]["tls"].get("sni") == sni,
+       "--imaps-ports 993,8993: the session on 8993 is implicit TLS IMAP, "
+       "SNI %s as tshark reads it" % sni)
+    clear = rewrite_port(LOGIN, os.path.join(T, "clear-8143.pcap"), 143,
+                         8143)
+    on_port = lambda evs: [a for a in alerts(evs) if a["alert"]["signature"]
+                           == "cleartext_on_imaps_port"]
+    _, evs = run(files=[clear])
+    ok(not on_port(evs), "cleartext IMAP on 8143: no cleartext_on_imaps_port"
+       " by default")
+    _, evs = run("--imaps-ports", "8143", files=[clear])
+    ok(len(on_port(evs)) == 1 and on_port(evs)[0]["dest_port"] == 8143,
+       "--imaps-ports 8143: cleartext IMAP there is cleartext_on_imaps_port")
+
+
+def epoch_us(ts):
+    """Our "2026-11-29T04:57:34.491076+0000" as microseconds."""
+    t = calendar.timegm(time.strptime(ts[:19], "%Y-%m-%dT%H:%M:%S"))
+    return t * 10**6 + int(ts[20:26])
+
+
+def bruteforce():
+    """--bruteforce N/SECS on dovecot's 12 failed LOGINs (tshark gives the
+    time of each NO [AUTHENTICATIONFAILED]): the first auth_bruteforce
+    comes with the failure that first makes N within SECS, and never when
+    no window holds N."""
+    pcap = os.path.join(ROOT, "pcaps", "dovecot-bruteforce.pcap")
+    rows = tshark_fields(pcap, "-Y", "imap.response", "-T", "fields", "-e",
+                         "frame.time_epoch", "-e", "tcp.dstport", "-e",
+                         "imap.response")
+    fails = sorted((int(round(float(t) * 10**6)), int(port))
+                   for t, port, resp in rows
+                   if re.search(r"\bNO \[AUTHENTICATIONFAILED\]", resp))
+    ok(len(fails) == 12, "tshark: 12 failed logins (%d)" % len(fails))
+    for n, secs in ((10, 60), (3, 2), (12, 5), (12, 3), (13, 60)):
+        first = next((fails[i] for i in range(n - 1, len(fails))
+                      if fails[i][0] - fails[i - n + 1][0] <=
+                      secs * 10**6), None)
+        opt = [] if (n, secs) == (10, 60) else ["--bruteforce",
+                                                "%d/%d" % (n, secs)]
+        _, evs = run(*opt, files=[pcap])
+        bf = [a for a in alerts(evs)
+              if a["alert"]["signature"] == "auth_bruteforce"]
+        what = "--bruteforce %d/%d%s" % (n, secs, "" if opt else
+                                         " (the default)")
+        if first is None:
+            ok(not bf, "%s: no window holds %d failures, no auth_bruteforce"
+               % (what, n))
+            continue
+        ok(bf and epoch_us(bf[0]["timestamp"]) == first[0] and
+           bf[0]["src_port"] == first[1] and
+           (bf[0]["imap"].get("count"), bf[0]["imap"].get("window")) ==
+           (n, secs),
+           "%s: auth_bruteforce at failure %d of the window, client port %d"
+           % (what, n, first[1]),
+           "got %s" % [(a["timestamp"], a["src_port"]) for a in bf[:2]])
+
+
 def main():
-    if not os.path.exists(TB):
-        print("skip - noise control: %s not found" % TB)
-        return 0
     try:
-        suppression()
+        if iwtest.need_corpus("suppressions on a Thunderbird capture"):
+            suppression()
         bad_suppress_files()
         once_per_server()
         every_key()
         config_overrides()
         config_errors()
+        verify_checksums()
+        closed_timeout()
+        imaps_ports()
+        bruteforce()
     finally:
         shutil.rmtree(T, ignore_errors=True)
-    return 0
+    return iwtest.exit_status()
 
 
 if __name__ == "__main__":

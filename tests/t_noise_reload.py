@@ -7,8 +7,10 @@ second raised the new ones; a broken file on a later HUP keeps them.
 
 Capture: ../shared/corpus/bruteshark "IMAP - Authenticate Plain (Base64)"
 (Thunderbird, AUTHENTICATE PLAIN in the clear; session A on client port
-23465 raises its alerts before the first packet of session B, 23472).
-Prints ok/not ok/skip lines.  Environment: IMAPWATCH, IW_SHARED.
+23465 raises its alerts before the first packet of session B, 23472);
+the policy and server-name reload uses the project's dovecot captures
+and runs without the corpus.  Prints ok/not ok/skip lines.  Environment:
+IMAPWATCH, IW_SHARED.
 """
 
 import json
@@ -24,17 +26,14 @@ import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-IW = os.path.abspath(os.environ.get("IMAPWATCH") or
-                     os.path.join(ROOT, "imapwatch"))
-SHARED = os.environ.get("IW_SHARED") or os.path.join(ROOT, "..", "shared")
-TB = os.path.join(SHARED, "corpus", "bruteshark",
+sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
+
+import iwtest  # noqa: E402
+from iwtest import CORPUS, IMAPWATCH as IW, ok  # noqa: E402
+
+TB = os.path.join(CORPUS, "bruteshark",
                   "IMAP - Authenticate Plain (Base64).pcap")
 T = tempfile.mkdtemp(prefix="iw-reload.")
-
-
-def ok(cond, what):
-    print(("ok - " if cond else "not ok - ") + what)
-    return cond
 
 
 def read_pcap(path):
@@ -94,11 +93,14 @@ class Run:
         return None
 
     def finish(self):
+        """The exit status; a sanitizer report on stderr is a failure."""
         self.p.stdin.close()
         rc = self.p.wait(timeout=30)
         time.sleep(0.1)
         while not self.err.empty():
             self.lines.append(self.err.get())
+        iwtest.check_stderr("\n".join(self.lines), "imapwatch -r - "
+                            "(reloaded)")
         return rc
 
 
@@ -246,16 +248,14 @@ def policy_and_names_reload():
 
 
 def main():
-    if not os.path.exists(TB):
-        print("skip - reload: %s not found" % TB)
-        return 0
     try:
-        config_reload()
-        suppress_only_reload()
+        if iwtest.need_corpus("reloads on a Thunderbird capture"):
+            config_reload()
+            suppress_only_reload()
         policy_and_names_reload()
     finally:
         shutil.rmtree(T, ignore_errors=True)
-    return 0
+    return iwtest.exit_status()
 
 
 if __name__ == "__main__":

@@ -21,7 +21,6 @@ Environment: IMAPWATCH (the binary; default ./imapwatch), ONLY_PCAP (run
 only captures whose name contains it), VERBOSE (print imapwatch's stderr).
 """
 
-import base64
 import glob
 import json
 import os
@@ -29,7 +28,11 @@ import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-IMAPWATCH = os.environ.get("IMAPWATCH") or os.path.join(ROOT, "imapwatch")
+sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
+
+import iwtest  # noqa: E402
+from iwtest import IMAPWATCH, password_forms  # noqa: E402
+
 MISSING = object()
 
 
@@ -76,31 +79,13 @@ def check_value(want, seen):
     return seen == want, "== " + json.dumps(want)
 
 
-def password_forms(pw):
-    """The password in clear and in base64 at each of the three offsets it
-    can have inside a longer base64 string (a SASL PLAIN blob, say): the
-    characters that depend on the password's bytes alone."""
-    raw = pw.encode()
-    forms = {pw, base64.b64encode(raw).decode().rstrip("=")}
-    for k in range(3):
-        enc = base64.b64encode(b"\0" * k + raw).decode()
-        start = ((k + 2) // 3) * 4
-        end = ((k + len(raw)) // 3) * 4
-        core = enc[start:end]
-        if len(core) >= 8:
-            forms.add(core)
-    return forms
-
-
 def main():
     only = os.environ.get("ONLY_PCAP", "")
     files = sorted(glob.glob(os.path.join(ROOT, "pcaps", "*.expect.json")))
-    if not files:
-        print("skip - t_pcaps: no pcaps/*.expect.json")
-        return 0
-    if not os.access(IMAPWATCH, os.X_OK):
-        print("skip - t_pcaps: %s is not built" % IMAPWATCH)
-        return 0
+    if not iwtest.ok(files, "pcaps/*.expect.json are there") or \
+            not iwtest.ok(os.access(IMAPWATCH, os.X_OK),
+                          "%s is built" % IMAPWATCH):
+        return 1
     for path in files:
         exp = json.load(open(path))
         name = os.path.basename(path)[:-len(".expect.json")]
@@ -125,6 +110,7 @@ def run_one(name, exp):
     if r.returncode != 0:
         print("not ok - %s: imapwatch exited %d: %s"
               % (name, r.returncode, err.strip()[:200]))
+    iwtest.check_stderr(err, name)
 
     events, bad = [], 0
     for ln in r.stdout.split(b"\n"):

@@ -26,6 +26,10 @@ import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
+
+import iwtest  # noqa: E402
+
 EDGE = os.path.join(ROOT, "pcaps", "edge")
 BUILD = os.environ.get("IW_BUILD") or os.path.join(ROOT, "build")
 IW_STREAMS = os.path.join(BUILD, "tests", "iw-streams")
@@ -81,13 +85,16 @@ def swapped(key):
 
 
 def run(cmd):
-    """(exit status, stdout lines, stderr text); status None on a timeout."""
+    """(exit status, stdout lines, stderr text); status None on a timeout.
+    A sanitizer report on stderr is a "not ok" line of its own."""
     try:
         res = subprocess.run(cmd, capture_output=True, timeout=TIMEOUT)
     except subprocess.TimeoutExpired:
         return None, [], "timed out after %d s" % TIMEOUT
+    err = res.stderr.decode("utf-8", "replace")
+    iwtest.check_stderr(err, " ".join(os.path.basename(c) for c in cmd))
     return (res.returncode, res.stdout.decode("utf-8", "replace").splitlines(),
-            res.stderr.decode("utf-8", "replace"))
+            err)
 
 
 def parse_json_lines(lines):
@@ -277,9 +284,9 @@ def load_expectations():
 
 
 def main():
-    if not os.access(IW_STREAMS, os.X_OK):
-        print("skip - iw-streams not built (%s)" % IW_STREAMS)
-        return 0
+    if not iwtest.ok(os.access(IW_STREAMS, os.X_OK),
+                     "iw-streams is built (%s)" % IW_STREAMS):
+        return 1
     r = Report()
     cases = load_expectations()
     if not cases:
@@ -291,8 +298,8 @@ def main():
         if have_imapwatch:
             check_flows(r, name, expect, pcap)
         else:
-            r.skip(name + ": flow events", "no imapwatch at %s" % IMAPWATCH)
-    return 1 if r.failed else 0
+            r.fail(name + ": flow events", "no imapwatch at %s" % IMAPWATCH)
+    return 1 if r.failed or iwtest.exit_status() else 0
 
 
 if __name__ == "__main__":

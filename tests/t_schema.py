@@ -14,6 +14,9 @@
      translation of the EVE one by schema/ECS.md's table
      (tests/schema/ecs_ref.py) and valid against ecs-events.schema.json.
      Captures with usernames also run with --usernames hash and omit.
+     Every run exits 0 with no sanitizer report on stderr, and no output
+     holds a password of the capture (those its .expect.json lists, or
+     for a corpus capture those tshark finds in its cleartext logins).
   5. The example of schema/ECS.md is such a pair.
 
 Environment: IMAPWATCH (the binary), IW_SHARED (shared/), ONLY_PCAP (only
@@ -33,24 +36,18 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests", "schema"))
 sys.path.insert(0, os.path.join(ROOT, "schema"))
+sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
 
 import ecs_ref  # noqa: E402
 import gen_events_md  # noqa: E402
+import iwtest  # noqa: E402
 import schemas  # noqa: E402
+from iwtest import CORPUS, IMAPWATCH, ok, skip  # noqa: E402
 
 from jsonschema import Draft202012Validator  # noqa: E402
 
-IMAPWATCH = os.environ.get("IMAPWATCH") or os.path.join(ROOT, "imapwatch")
-SHARED = os.environ.get("IW_SHARED") or os.path.join(ROOT, "..", "shared")
-CORPUS = os.path.join(SHARED, "corpus")
 ONLY = os.environ.get("ONLY_PCAP", "")
 SALT = "t_schema"
-
-
-def ok(cond, what, detail=""):
-    print("%s - %s%s" % ("ok" if cond else "not ok", what,
-                         "" if cond or not detail else " (%s)" % detail))
-    return cond
 
 
 # ---- 1. the schemas ----
@@ -106,8 +103,7 @@ MUTATIONS = [
 def check_mutations(v, samples):
     for what, etype, change in MUTATIONS:
         if etype not in samples:
-            print("skip - schema rejects %s (no %s event seen)" % (what,
-                                                                  etype))
+            ok(False, "schema rejects %s" % what, "no %s event seen" % etype)
             continue
         ev = copy.deepcopy(samples[etype])
         change(ev)
@@ -242,15 +238,29 @@ def check_ecs_mutations(v, sample):
 def captures():
     out = sorted(glob.glob(os.path.join(ROOT, "pcaps", "*.pcap*")))
     out += sorted(glob.glob(os.path.join(ROOT, "pcaps", "edge", "*.pcap*")))
-    if os.path.isdir(CORPUS):
+    if iwtest.need_corpus("the corpus captures against the schemas"):
         for root, _, files in sorted(os.walk(CORPUS)):
             if "truth" in root.split(os.sep):
                 continue
             out += [os.path.join(root, f) for f in sorted(files)
                     if re.search(r"\.(pcap|pcapng|cap)(\.gz)?$", f)]
-    else:
-        print("skip - corpus captures (no %s)" % CORPUS)
     return [p for p in out if ONLY in p]
+
+
+def passwords_of(pcap):
+    """The expectation's passwords for our captures; for the corpus's,
+    those tshark finds in cleartext logins (captures with IMAP)."""
+    exp = re.sub(r"\.pcap(ng)?$", "", pcap) + ".expect.json"
+    if os.path.exists(exp):
+        with open(exp) as fp:
+            return json.load(fp).get("passwords", [])
+    truth = os.path.join(CORPUS, "truth",
+                         os.path.relpath(pcap, CORPUS) + ".json")
+    if pcap.startswith(CORPUS) and os.path.exists(truth):
+        with open(truth) as fp:
+            if json.load(fp).get("imap_connections"):
+                return iwtest.capture_passwords(pcap)
+    return []
 
 
 def options_of(pcap):
@@ -265,8 +275,8 @@ def run(pcap, extra):
     argv = [IMAPWATCH, "-r", pcap, "--flows", "--all-tls"] + \
         options_of(pcap) + extra
     r = subprocess.run(argv, capture_output=True, timeout=600)
-    lines = r.stdout.decode("utf-8", errors="replace").splitlines()
-    return r.returncode, lines, r.stderr.decode(errors="replace")
+    text = r.stdout.decode("utf-8", errors="replace")
+    return r.returncode, text.splitlines(), r.stderr.decode(errors="replace")
 
 
 def parse(lines):
@@ -299,7 +309,9 @@ def check_pair(name, mode):
     rc2, ecs_lines, err2 = run(name, um + ["--format", "ecs"])
     res = {"name": name, "mode": mode, "eve": parse(eve_lines),
            "ecs": parse(ecs_lines), "rc": (rc1, rc2),
-           "err": (err1 + err2).strip()[-200:]}
+           "err": (err1 + err2).strip()[-200:],
+           "sanitizer": iwtest.sanitizer_report(err1 + err2),
+           "text": "\n".join(eve_lines + ecs_lines) + err1 + err2}
     return res
 
 
@@ -311,6 +323,12 @@ def judge(res, v, mapping, counts, samples):
     tag = "%s%s" % (rel, "" if res["mode"] == "plain" else
                     " --usernames " + res["mode"])
     eve, ecs = res["eve"], res["ecs"]
+    ok(res["rc"] == (0, 0) and res["sanitizer"] is None,
+       "%s: both runs exit 0, no sanitizer report" % tag,
+       "exit %s: %s" % (res["rc"], res["sanitizer"] or res["err"]))
+    pws = passwords_of(res["name"])
+    if pws:
+        iwtest.check_no_password(res["text"], pws, tag)
     bad = None
     for i, e in enumerate(eve):
         counts[e.get("event_type", "?")] += 1
@@ -361,11 +379,13 @@ def check_captures(v, mapping):
         len(enum) - len(missing), len(enum),
         "; not: " + ", ".join(missing) if missing else ""))
     if ONLY:
-        print("skip - captures: every event type seen (ONLY_PCAP)")
+        skip("captures: every event type seen", "ONLY_PCAP")
     else:
-        ok(set(counts) >= {"alert", "imap", "tls", "flow", "anomaly",
-                           "stats"},
-           "captures: every event type seen", ", ".join(sorted(counts)))
+        # tls events (TLS that is not IMAP) come from the corpus only
+        want = {"alert", "imap", "flow", "anomaly", "stats"} | (
+            {"tls"} if iwtest.have_corpus() else set())
+        ok(set(counts) >= want, "captures: every event type seen (%s)"
+           % ", ".join(sorted(want)), ", ".join(sorted(counts)))
     return samples
 
 
@@ -387,9 +407,8 @@ def check_example(v, mapping):
 
 
 def main():
-    if not os.access(IMAPWATCH, os.X_OK):
-        print("skip - t_schema: %s is not built" % IMAPWATCH)
-        return 0
+    if not ok(os.access(IMAPWATCH, os.X_OK), "%s is built" % IMAPWATCH):
+        return 1
     v = schemas.validators()
     check_schemas(v)
     check_findings()
@@ -400,7 +419,7 @@ def main():
     check_example(v, mapping)
     samples = check_captures(v, mapping)
     check_mutations(v, samples)
-    return 0
+    return iwtest.exit_status()
 
 
 if __name__ == "__main__":

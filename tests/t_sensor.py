@@ -8,6 +8,10 @@ server (greeting with STARTTLS, no LOGINDISABLED) and Python's imaplib as
 the client; `imapwatch -i lo -Z nobody` watches, with tcpdump beside it as
 the independent record of what crossed the wire.
 
+Then -s: two imapwatch -i lo at once, -s 96 and the default, on the same
+sessions, against tcpdump -s 0's record of the frames: every data frame
+longer than 96 bytes loses its end to the first and to nothing else.
+
 Prints ok/not ok/skip lines (tests/run.sh).  Environment: IMAPWATCH.
 """
 
@@ -22,21 +26,16 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-IW = os.path.abspath(os.environ.get("IMAPWATCH") or
-                     os.path.join(ROOT, "imapwatch"))
+sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
+
+import iwtest  # noqa: E402
+from iwtest import IMAPWATCH as IW, ok  # noqa: E402
+
 PY = os.environ.get("PYTHON", "/usr/bin/python3")
 NS = "iwsens-%d" % os.getpid()
 PORT = 14343
+SNAP_PORT = 14344
 PASSWORD = "Sensor-Secret-93x"
-failures = 0
-
-
-def ok(cond, what):
-    global failures
-    print(("ok - " if cond else "not ok - ") + what)
-    if not cond:
-        failures += 1
-    return cond
 
 
 def events(path):
@@ -93,8 +92,8 @@ m.logout()
 '''
 
 
-def session(user):
-    p = in_ns(PY, "-c", CLIENT, str(PORT), user, PASSWORD,
+def session(user, port=PORT):
+    p = in_ns(PY, "-c", CLIENT, str(port), user, PASSWORD,
               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     out = p.communicate(timeout=20)[0]
     return p.returncode == 0 or print(out.decode(errors="replace"))
@@ -336,7 +335,7 @@ def live(t):
     dump.wait(timeout=10)
     srv.kill()
     err = open(os.path.join(t, "stderr")).read()
-    ok("Sanitizer" not in err and "runtime error" not in err,
+    ok(iwtest.sanitizer_report(err) is None,
        "no sanitizer report on the live run's stderr")
     lines = [l for l in err.splitlines() if "reload failed" in l]
     ok(len(lines) == 1 and "suppress:1: 'no_such_finding'" in lines[0],
@@ -365,46 +364,96 @@ def pidfile_root_dir(t):
     os.chmod(d, 0o755)
     pidf = os.path.join(d, "pid")
     pcap = os.path.join(ROOT, "pcaps", "dovecot-cleartext-login.pcap")
-    r = subprocess.run([IW, "-r", pcap, "-Z", "nobody", "--pidfile", pidf,
-                        "-o", os.path.join(t, "x.json")],
-                       capture_output=True, text=True)
+    r = iwtest.run(["-r", pcap, "-Z", "nobody", "--pidfile", pidf,
+                    "-o", os.path.join(t, "x.json")])
     ok(r.returncode == 0 and os.path.exists(pidf) and
        os.path.getsize(pidf) == 0 and r.stderr == "",
        "--pidfile in a root-owned directory after -Z: emptied, not left "
        "stale (rc %d, %r)" % (r.returncode, r.stderr))
     st = os.stat(pidf)
-    ok(st.st_uid == 0 and (st.st_mode & 0o777) == 0o644,
-       "--pidfile stays root's, 0644: the dropped user cannot rewrite it")
+    ok(st.st_uid == 0 and (st.st_mode & 0o777) == 0o640,
+       "--pidfile stays root's, 0640 (every file imapwatch creates): the "
+       "dropped user cannot rewrite it")
     os.unlink(pidf)
-    r = subprocess.run([IW, "-r", pcap, "--pidfile", pidf, "-o", "/dev/null"])
+    r = iwtest.run(["-r", pcap, "--pidfile", pidf, "-o", "/dev/null"])
     ok(r.returncode == 0 and not os.path.exists(pidf),
        "--pidfile without -Z: removed at exit")
-    r = subprocess.run([IW, "-r", "/nonexistent.pcap", "--pidfile", pidf],
-                       capture_output=True)
+    r = iwtest.run(["-r", "/nonexistent.pcap", "--pidfile", pidf], rc=1)
     ok(r.returncode == 1 and not os.path.exists(pidf),
        "a run that fails at start leaves no pid file")
 
 
+def snaplen(t):
+    """-s 96 and the default side by side on the same sessions; tcpdump
+    -s 0 records the frames: those longer than 96 bytes that carry data
+    are the ones -s cuts, and what is past byte 96 becomes gaps."""
+    srv = in_ns(PY, "-c", SERVER, str(SNAP_PORT), stdout=subprocess.PIPE)
+    ok(srv.stdout.readline().strip() == b"ready", "-s: test server listens")
+    wire = os.path.join(t, "snap-wire.pcap")
+    dump = in_ns("tcpdump", "-i", "lo", "-s", "0", "-U", "-w", wire, "tcp",
+                 "port", str(SNAP_PORT), stdout=subprocess.DEVNULL,
+                 stderr=subprocess.DEVNULL)
+    runs = {}
+    for name, opts in (("cut", ["-s", "96"]), ("whole", [])):
+        out = os.path.join(t, "snap-%s.json" % name)
+        err = open(os.path.join(t, "snap-%s.err" % name), "w")
+        runs[name] = (in_ns(IW, "-i", "lo", *opts, "--flows", "-o", out,
+                            "tcp", "port", str(SNAP_PORT),
+                            stdout=subprocess.DEVNULL, stderr=err), out, err)
+    time.sleep(2.0)				# the captures are open
+    ok(session("erin", SNAP_PORT) and session("frank", SNAP_PORT),
+       "-s: two sessions (imaplib)")
+    time.sleep(1.0)
+    for name, (p, out, err) in runs.items():
+        p.send_signal(signal.SIGTERM)
+        ok(p.wait(timeout=20) == 0, "-s: imapwatch (%s) ends with status 0"
+           % name)
+        err.close()
+        iwtest.check_stderr(open(err.name).read(), "imapwatch -i (%s)"
+                            % name)
+    dump.send_signal(signal.SIGINT)
+    dump.wait(timeout=10)
+    srv.kill()
+    rc, frames = tshark_fields(wire, "frame.len", "tcp.len")
+    cut = [int(fl) - 96 for fl, tl in frames if int(fl) > 96 and int(tl)]
+    ok(rc == 0 and len(frames) > 20 and cut,
+       "-s: tcpdump saw %d frames, %d of them data frames past 96 bytes"
+       % (len(frames), len(cut)))
+    for name, (p, out, err) in runs.items():
+        st = [e for e in events(out) if e["event_type"] == "stats"][-1]
+        st = st["stats"]
+        want = (len(cut), sum(cut)) if name == "cut" else (0, 0)
+        got = (st["capture"]["bad_packets"]["truncated_payload"],
+               st["tcp"]["gap_bytes"])
+        ok(got == want, "-s: %s: truncated data frames and bytes lost to "
+           "gaps %s, as tcpdump's record says (%s)"
+           % ("-s 96" if name == "cut" else "default snaplen", want, got))
+        ok(PASSWORD not in open(out).read(), "-s: %s: no password" % name)
+
+
 def main():
-    if os.geteuid() != 0 or not shutil.which("ip") or \
-            not shutil.which("tcpdump") or not shutil.which("tshark"):
-        print("skip - the sensor test needs root, iproute2, tcpdump, tshark")
+    if os.geteuid() != 0:
+        iwtest.skip("the sensor test needs root", "namespaces, -Z, tcpdump")
         return 0
+    # make test-deps installs these: as root, their absence is a failure
+    for tool in ("ip", "tcpdump", "tshark", "logrotate"):
+        ok(shutil.which(tool), "%s is installed" % tool)
+    if iwtest.exit_status():
+        return 1
     t = tempfile.mkdtemp(prefix="iw-sensor.")
     os.chmod(t, 0o755)
     try:
         pidfile_root_dir(t)
-        if not shutil.which("logrotate"):
-            print("skip - live sensor run (logrotate is not installed)")
-        elif ok(setup_ns(), "network namespace %s" % NS):
+        if ok(setup_ns(), "network namespace %s" % NS):
             live_test(t)
+            snaplen(t)
     finally:
         cleanup_ns()
         if os.environ.get("IW_KEEP"):
             print("# kept " + t)
         else:
             shutil.rmtree(t, ignore_errors=True)
-    return 0
+    return iwtest.exit_status()
 
 
 if __name__ == "__main__":

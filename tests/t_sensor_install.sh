@@ -6,12 +6,11 @@
 # logrotate snippet by logrotate.
 set -u
 cd "$(dirname "$0")/.." || exit 2
+. tests/lib/iwtest.sh
 ROOT=$PWD
-IW=$(readlink -f "${IMAPWATCH:-./imapwatch}")
+IW=$(readlink -f "$IW")
 T=$(mktemp -d /tmp/iw-install.XXXXXX)
 trap 'rm -rf "$T"' EXIT
-
-ok() { if [ "$1" = 0 ]; then echo "ok - $2"; else echo "not ok - $2"; fi; }
 
 D=$T/dest
 PREFIX=/opt/iw
@@ -43,7 +42,8 @@ LC_ALL=C.UTF-8 groff -man -Tutf8 -ww -z "$MAN" 2>"$T/groff"
 ok $? "man page renders without a warning $(head -c 200 "$T/groff")"
 LC_ALL=C.UTF-8 MANWIDTH=80 man -l "$MAN" >"$T/man.txt" 2>/dev/null
 for sec in NAME SYNOPSIS DESCRIPTION OPTIONS "CONFIGURATION FILE" \
-    "SUPPRESSION FILE" EVENTS FINDINGS SIGNALS "EXIT STATUS" FILES; do
+    "SUPPRESSION FILE" EVENTS FINDINGS SIGNALS "EXIT STATUS" ENVIRONMENT \
+    FILES; do
 	grep -q "^$sec\$" "$T/man.txt"; ok $? "man page has $sec"
 done
 "$IW" --help >"$T/help"
@@ -71,7 +71,7 @@ if command -v systemd-analyze >/dev/null; then
 	    "$T/imapwatch.service" >"$T/verify" 2>&1
 	ok $? "systemd-analyze verify accepts the unit $(head -c 300 "$T/verify")"
 else
-	echo "skip - systemd-analyze not installed"
+	ok 1 "systemd-analyze is installed (make test-deps)"
 fi
 for k in AmbientCapabilities=CAP_NET_RAW NoNewPrivileges=yes \
     ProtectSystem=strict ExecReload= CapabilityBoundingSet=; do
@@ -92,5 +92,6 @@ if command -v logrotate >/dev/null; then
 	    grep -q 'HUP\|reload' "$DOC/imapwatch.logrotate"
 	ok $? "logrotate snippet signals imapwatch after rotating"
 else
-	echo "skip - logrotate not installed"
+	ok 1 "logrotate is installed (make test-deps)"
 fi
+finish

@@ -39,8 +39,10 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests", "sinks"))
+sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
 
 import collectors  # noqa: E402
+import iwtest  # noqa: E402
 import pcapfeed  # noqa: E402
 
 BUILD = os.environ.get("IW_BUILD") or os.path.join(ROOT, "build")
@@ -157,6 +159,7 @@ class Run:
             self.feed([pcapfeed.filler([self.last])])
 
     def finish(self, timeout=60):
+        """The exit status; a sanitizer report on stderr is a failure."""
         self.proc.stdin.close()
         try:
             rc = self.proc.wait(timeout)
@@ -164,6 +167,10 @@ class Run:
             self.proc.kill()
             rc = self.proc.wait()
         self.t.join(5)
+        if iwtest.sanitizer_report("\n".join(self.err)):
+            R.check(False, "imapwatch -r - %s: no sanitizer report"
+                    % " ".join(self.proc.args[3:])[:100],
+                    iwtest.sanitizer_report("\n".join(self.err)))
         return rc
 
     def kill(self):
@@ -185,6 +192,10 @@ def run_file(outputs, pcap, timeout=60, want_pid=False):
         p.kill()
         out, err = p.communicate()
     res = (p.returncode, out.decode(), err.decode(), time.monotonic() - t0)
+    rep = iwtest.sanitizer_report(res[2])
+    if rep:
+        R.check(False, "imapwatch -r %s: no sanitizer report"
+                % " ".join(args[2:])[:100], rep)
     return res + (p.pid,) if want_pid else res
 
 
@@ -606,8 +617,9 @@ def main():
         test_files(tmp, pcap, records)
         why = have_tools()
         if why:
-            R.skip("sinks to rsyslogd and redis-server", why)
-            return 1 if R.failed else 0
+            # make test-deps installs both: missing, it is a failure
+            R.check(False, "sinks to rsyslogd and redis-server", why)
+            return 1
         rs = collectors.Rsyslog(tmp)
         rd = collectors.Redis(tmp)
         rs.start()

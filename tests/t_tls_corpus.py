@@ -20,11 +20,10 @@ import re
 import subprocess
 import sys
 
-SHARED = os.environ.get("IW_SHARED") or os.path.join(
-    os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared")
-CORPUS = os.path.join(SHARED, "corpus")
-IMAPWATCH = os.environ.get("IMAPWATCH") or os.path.join(
-    os.path.dirname(os.path.abspath(__file__)), "..", "imapwatch")
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "lib"))
+import iwtest  # noqa: E402
+from iwtest import CORPUS, IMAPWATCH, ok, skip  # noqa: E402
 
 # Upgrades out of scope: the truth's summary.app for them.
 OUT_OF_SCOPE = ("smtp", "pop3", "ftp", "mysql")
@@ -65,25 +64,6 @@ KNOWN = {
     ("ndpi/ossfuzz_seed_fake_traces_1.pcapng", 1, "*"): (
         "skip", "the stream starts with a byte that is not TLS"),
 }
-
-passed = failed = skipped = 0
-
-
-def ok(cond, what):
-    global passed, failed
-    if cond:
-        passed += 1
-        print("ok - " + what)
-    else:
-        failed += 1
-        print("not ok - " + what)
-    return cond
-
-
-def skip(what, why):
-    global skipped
-    skipped += 1
-    print("skip - %s (%s)" % (what, why))
 
 
 def known(rel, port, field):
@@ -126,22 +106,15 @@ def split_dn(s):
 
 
 def run_imapwatch(path):
-    r = subprocess.run([IMAPWATCH, "--all-tls", "-r", path],
-                       stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                       timeout=300)
-    err = r.stderr.decode("utf-8", "replace")
-    ok("AddressSanitizer" not in err and "runtime error" not in err,
+    rel = os.path.relpath(path, CORPUS)
+    r = iwtest.run(["--all-tls", "-r", path], rc=None, what=rel)
+    ok(iwtest.sanitizer_report(r.err) is None,
        "%s: no sanitizer report" % os.path.basename(path))
-    events = []
-    for line in r.stdout.decode("utf-8", "replace").splitlines():
-        try:
-            events.append(json.loads(line))
-        except ValueError:
-            ok(False, "%s: event line is JSON" % path)
-    return r.returncode, events
+    ok(not r.bad, "%s: every event line is JSON" % rel, r.bad[:1])
+    return r.rc, r.events
 
 
-def tshark_ja3(path, decode_as):
+def tshark_ja3(path, decode_as, damaged=False):
     """{(cport, sport): {"ja3": [...], "ja3s": [...]}} from tshark."""
     cmd = ["tshark", "-n", "-r", path, "-o",
            "tls.desegment_ssl_records:TRUE", "-o",
@@ -158,9 +131,14 @@ def tshark_ja3(path, decode_as):
             "tls.handshake.ja3s_full"]
     try:
         r = subprocess.run(cmd, stdout=subprocess.PIPE,
-                           stderr=subprocess.DEVNULL, timeout=300)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
+                           stderr=subprocess.PIPE, timeout=300)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return "tshark did not run: %s" % e
+    err = r.stderr.decode("utf-8", "replace")
+    # a damaged capture (the truth file records tshark saying so) makes
+    # tshark exit 2 after it has read what it could: that much counts
+    if r.returncode != 0 and not (damaged and "damaged or corrupt" in err):
+        return "tshark exited %d: %s" % (r.returncode, err.strip()[-200:])
     res = {}
     for line in r.stdout.decode("utf-8", "replace").splitlines():
         f = line.split("|")
@@ -320,8 +298,9 @@ def compare_conn(rel, conn, ev, ja3):
 
 
 def compare_ja3(rel, name, conn, tls, ja3):
-    if ja3 is None:
-        skip(name + " ja3", "tshark did not run")
+    if isinstance(ja3, str):
+        # the independent view is missing: the check fails, never skips
+        ok(False, name + " ja3 and ja3s against tshark's", ja3)
         return
     key = (conn["client"]["port"], conn["server"]["port"])
     want = ja3.get(key, {})
@@ -337,12 +316,10 @@ def compare_ja3(rel, name, conn, tls, ja3):
 
 
 def main():
-    if not os.path.isdir(CORPUS):
-        skip("tls corpus", "no corpus at %s" % CORPUS)
+    if not iwtest.need_corpus("TLS sessions against tshark"):
         return 0
-    if not os.access(IMAPWATCH, os.X_OK):
-        skip("tls corpus", "no imapwatch binary at %s" % IMAPWATCH)
-        return 0
+    if not ok(os.access(IMAPWATCH, os.X_OK), "%s is built" % IMAPWATCH):
+        return 1
     truth_dir = os.path.join(CORPUS, "truth")
     for root, _, files in sorted(os.walk(truth_dir)):
         for fn in sorted(files):
@@ -354,11 +331,15 @@ def main():
             path = os.path.join(CORPUS, rel)
             rc, events = run_imapwatch(path)
             ok(rc == 0, "%s: imapwatch exits 0" % rel)
-            ja3 = tshark_ja3(path, truth.get("decode_as") or [])
+            ja3 = tshark_ja3(path, truth.get("decode_as") or [],
+                             "damaged or corrupt" in
+                             (truth.get("tshark_stderr") or ""))
             for conn in conns:
                 compare_conn(rel, conn, event_for(events, conn), ja3)
-    print("# %d passed, %d failed, %d skipped" % (passed, failed, skipped))
-    return 1 if failed else 0
+    c = iwtest.counts
+    iwtest.note("%d passed, %d failed, %d skipped" % (c["ok"], c["not ok"],
+                                                      c["skip"]))
+    return iwtest.exit_status()
 
 
 if __name__ == "__main__":

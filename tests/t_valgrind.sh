@@ -6,17 +6,18 @@
 # json-c and zlib.)
 set -u
 cd "$(dirname "$0")/.." || exit 2
+. tests/lib/iwtest.sh
 BUILD=${IW_BUILD:-$PWD/build}
-IW=${IMAPWATCH:-./imapwatch}
-CORPUS=${IW_SHARED:-../shared}/corpus
-T=$(mktemp -d /tmp/iw-vg.XXXXXX)
-trap 'rm -rf "$T"' EXIT
 
 case "$BUILD" in
-*asan*) echo "skip - valgrind runs on the normal build only (ASan here)"
+*asan*) skip "valgrind runs on the normal build only (ASan here)"
 	exit 0 ;;
 esac
-command -v valgrind >/dev/null || { echo "skip - valgrind not installed"; exit 0; }
+# make test-deps installs it: its absence is a failure, not a skip
+command -v valgrind >/dev/null; ok $? "valgrind is installed"
+[ "$IW_FAILS" -eq 0 ] || finish
+T=$(mktemp -d /tmp/iw-vg.XXXXXX)
+trap 'rm -rf "$T"' EXIT
 
 vg() {	# what, command...
 	local what=$1; shift
@@ -24,11 +25,11 @@ vg() {	# what, command...
 	    --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite \
 	    --track-origins=yes "$@" >/dev/null 2>"$T/vg"
 	local rc=$?
-	if [ $rc -ne 0 ]; then
-		echo "not ok - valgrind: $what (exit $rc)"
-		head -30 "$T/vg" | sed 's/^/      | /'
+	if [ $rc -eq 0 ]; then
+		ok 0 "valgrind: $what"
 	else
-		echo "ok - valgrind: $what"
+		ok 1 "valgrind: $what (exit $rc)"
+		head -30 "$T/vg" | sed 's/^/      | /'
 	fi
 }
 
@@ -39,7 +40,7 @@ vg "brute force, memo tables" "$IW" -r pcaps/dovecot-bruteforce.pcap
 vg "edge: overlaps with different data" "$IW" -r pcaps/edge/overlap_diff.pcap --flows
 vg "edge: IPv4 fragments" "$IW" -r pcaps/edge/ipv4_frag.pcap --flows
 vg "edge: snaplen cuts" "$IW" -r pcaps/edge/snaplen.pcap --flows
-if [ -d "$CORPUS" ]; then
+if need_corpus "valgrind on corpus captures"; then
 	vg "corpus: SSLv2 hello, EXPORT suite" "$IW" --all-tls --flows \
 	    -r "$CORPUS/suricata-verify/bypass-depth-disabled_input.pcap"
 	vg "corpus: 10,000 SANs over 400 segments" "$IW" --all-tls \
@@ -50,6 +51,6 @@ if [ -d "$CORPUS" ]; then
 	    -r "$CORPUS/suricata-verify/tls_DER-incomplete-header.pcap"
 fi
 for t in test_imap test_tls test_x509; do
-	[ -x "$BUILD/tests/$t" ] && vg "unit $t" "$BUILD/tests/$t"
+	vg "unit $t" "$BUILD/tests/$t"
 done
-exit 0
+finish

@@ -298,6 +298,26 @@ test_plaintext_after(void)
 	    "no handshake either: starttls_failed");
 	SECRET_ABSENT("wonderland", "password after STARTTLS");
 	json_object_put(ev);
+
+	/* the server answers the cleartext LOGIN: the answer is not
+	 * response injection (DESIGN.md: server bytes sent before the
+	 * client sent anything after the OK) */
+	th_clear();
+	prelude(&t, "192.0.2.67", "203.0.113.12");
+	C(&t, "a002 STARTTLS\r\n");
+	S(&t, "a002 OK Begin TLS negotiation now\r\n");
+	C(&t, "a003 LOGIN alice wonderland\r\n");
+	S(&t, "a003 BAD TLS negotiation expected\r\n");
+	th_end(&t, IW_END_FIN);
+	ev = th_events();
+	CHECK(th_alert(ev, "plaintext_after_starttls") != NULL &&
+	    th_alert(ev, "starttls_response_injection") == NULL,
+	    "the server answering cleartext after OK: only "
+	    "plaintext_after_starttls");
+	CHECK(th_get(th_first(ev, "imap"),
+	    "imap.starttls.response_injected_bytes") == NULL,
+	    "... and no response_injected_bytes");
+	json_object_put(ev);
 }
 
 static void
