@@ -41,6 +41,7 @@
 #include "output.h"
 #include "pidfile.h"
 #include "progress.h"
+#include "report.h"
 #include "stats.h"
 #include "summary.h"
 #include "suppress.h"
@@ -103,6 +104,7 @@ enum {
 	OPT_BRUTEFORCE, OPT_STATS_INTERVAL, OPT_FORMAT, OPT_CONFIG,
 	OPT_SUPPRESS, OPT_ONCE_PER_SERVER, OPT_PIDFILE, OPT_SUMMARY,
 	OPT_WRITE_ALERTED, OPT_FLOW_MEMORY,
+	OPT_REPORT,
 };
 
 static const struct option long_options[] = {
@@ -142,6 +144,7 @@ static const struct option long_options[] = {
 	{ "pidfile", required_argument, NULL, OPT_PIDFILE },
 	{ "summary", optional_argument, NULL, OPT_SUMMARY },
 	{ "write-alerted", required_argument, NULL, OPT_WRITE_ALERTED },
+	{ "report", required_argument, NULL, OPT_REPORT },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -150,6 +153,7 @@ static const int RESTART_ONLY[] = {
 	'r', 'i', 'f', 'o', 's', 'B', 'p', 'Z', OPT_USERNAME_SALT,
 	OPT_MAX_FLOWS, OPT_REASM_FLOW_CAP, OPT_REASM_CAP, OPT_FRAG_MEMORY,
 	OPT_FORMAT, OPT_PIDFILE, OPT_SUMMARY, OPT_WRITE_ALERTED,
+	OPT_REPORT,
 };
 
 static void
@@ -199,6 +203,7 @@ usage(FILE *fp)
 "  --summary[=FILE]      a report for people after the run (standard\n"
 "                        error, or FILE)\n"
 "  --write-alerted FILE  the packets of every alerted connection (pcap)\n"
+"  --report FILE.html    after the run, a self-contained HTML report\n"
 "  --max-flows N         flows tracked at once (default 1000000)\n"
 "  --tcp-timeout SECS    idle timeout of a connection (default 1800)\n"
 "  --closed-timeout SECS how long a closed connection waits for\n"
@@ -595,6 +600,9 @@ apply_sensor(struct settings *st, int c, const char *a, char *err,
 		return 0;
 	case OPT_WRITE_ALERTED:
 		st->sensor.write_alerted = a;
+		return 0;
+	case OPT_REPORT:
+		st->sensor.report_file = a;
 		return 0;
 	}
 	return 1;
@@ -1288,6 +1296,9 @@ open_outputs(const struct inputs *in)
 		die("--summary: cannot create %s: %s", p, strerror(errno));
 	if (run.sensor.summary)
 		iw_summary_enable();
+	if ((p = run.sensor.report_file) != NULL &&
+	    iw_report_open(p, err, sizeof(err)) != 0)
+		die("%s", err);
 	if ((p = run.sensor.write_alerted) != NULL &&
 	    iw_alerted_open(p, in->all_regular, err, sizeof(err)) != 0)
 		die("%s", err);
@@ -1482,9 +1493,13 @@ second_pass(const struct inputs *in)
 static void
 finish(struct inputs *in)
 {
+	char err[ERRLEN];
+
 	if (iw_alerted_two_pass() && iw_alerted_flows() > 0)
 		second_pass(in);
 	iw_alerted_close();
+	if (iw_report_write(err, sizeof(err)) != 0)
+		fprintf(stderr, "imapwatch: %s\n", err);
 	if (run.sensor.summary) {
 		iw_progress_clear();
 		iw_summary_write(summary_fp != NULL ? summary_fp : stderr);

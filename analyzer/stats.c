@@ -88,6 +88,7 @@ static struct json_object *
 capture_object(void)
 {
 	struct json_object *o = json_object_new_object(), *bad;
+	char ts[IW_TSLEN];
 	int i;
 
 	add_u64(o, "packets", iw_stats.packets);
@@ -110,6 +111,12 @@ capture_object(void)
 	add_u64(o, "ip_fragments_evicted", iw_stats.frag_evicted);
 	json_object_object_add(o, "input_cut_short",
 	    json_object_new_boolean(iw_stats.input_cut_short));
+	if (iw_stats.packets > 0) {
+		json_object_object_add(o, "first_packet", json_object_new_string(
+		    iw_format_ts(iw_stats.first_ts, ts)));
+		json_object_object_add(o, "last_packet", json_object_new_string(
+		    iw_format_ts(iw_stats.last_ts, ts)));
+	}
 	if (iw_stats.input_error[0] != '\0')
 		json_object_object_add(o, "input_error",
 		    iw_json_str(iw_stats.input_error));

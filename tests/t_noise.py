@@ -318,6 +318,7 @@ def every_key():
         os.path.join(T, "all-keys.summary"),
         "pidfile": os.path.join(T, "all-keys.pid"),
         "write-alerted": os.path.join(T, "all-keys.pcap"),
+        "report": os.path.join(T, "all-keys.html"),
     }
     lines, missing = ["# every option"], []
     for name, arg in long_options():
@@ -336,7 +337,8 @@ def every_key():
                        capture_output=True, text=True)
     ok(r.returncode == 0 and r.stdout == "" and
        os.path.getsize(os.path.join(T, "all-keys.json")) > 0 and
-       os.path.exists(os.path.join(T, "all-keys.summary")),
+       os.path.exists(os.path.join(T, "all-keys.summary")) and
+       os.path.exists(os.path.join(T, "all-keys.html")),
        "a config file holding every long option (%d keys) is accepted and "
        "applied (%s)" % (len(lines) - 1, r.stderr.strip()[:200]))
 
