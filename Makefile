@@ -1,7 +1,10 @@
 # imapwatch - passive IMAP/IMAPS analyzer.
 #
 #   make            build ./imapwatch
-#   make run        build and analyse the bundled captures (pcaps/)
+#   make run        build, then show what imapwatch finds in a few of the
+#                   bundled captures (pcaps/): a summary, the events in
+#                   build/run/events.json, a page in build/run/report.html
+#   make deb        a Debian package, build/imapwatch_VERSION_ARCH.deb
 #   make test       build, then run every test twice: normal build and
 #                   AddressSanitizer + UndefinedBehaviorSanitizer build
 #   make bench      benchmark against a bare libpcap loop and tshark
@@ -46,7 +49,8 @@ BUILD_DEBS = gcc make pkg-config libpcap-dev libssl-dev libjson-c-dev python3 \
 TEST_DEBS  = tshark tcpdump python3 python3-scapy python3-jsonschema \
 	     iproute2 dovecot-imapd curl openssl procps valgrind clang \
 	     libclang-rt-14-dev rsyslog redis-server logrotate groff-base \
-	     man-db systemd
+	     man-db systemd fonts-dejavu-core chromium
+RUN_DEBS   = jq
 
 define apt_install
 	@missing=""; for p in $(1); do \
@@ -56,10 +60,13 @@ define apt_install
 	  echo "installing Debian packages:$$missing"; \
 	  echo "wireshark-common wireshark-common/install-setuid boolean false" \
 	    | debconf-set-selections 2>/dev/null; \
-	  DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null && \
+	  log=$$(mktemp); \
+	  DEBIAN_FRONTEND=noninteractive apt-get update -qq >$$log 2>&1 && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-	    --no-install-recommends $$missing >/dev/null \
-	    || { echo "apt-get install failed:$$missing"; exit 1; }; \
+	    --no-install-recommends $$missing >>$$log 2>&1 \
+	    || { tail -20 $$log; rm -f $$log; \
+	      echo "apt-get install failed:$$missing"; exit 1; }; \
+	  rm -f $$log; \
 	fi
 endef
 
@@ -103,11 +110,34 @@ $(B)/tests/%: tests/tools/%.c $(B)/libimapwatch.a
 
 unit: $(UNIT_BIN) $(TOOL_BIN)
 
-# ---- run on the bundled captures ----
-run: all
-	@for f in pcaps/*.pcap pcaps/*.pcapng; do \
-	  [ -e "$$f" ] || continue; echo "== $$f" >&2; \
-	  ./imapwatch -r "$$f" || exit 1; done
+# ---- a first run: what imapwatch finds, in at most 60 lines ----
+# A few of pcaps/, chosen so that the summary is true: every dovecot
+# capture talks to 10.77.0.1, and merging them all would report STARTTLS
+# stripping and certificate changes between lab set-ups that never
+# happened.  These keep one configuration a server (10.77.0.1:143 offers
+# STARTTLS without LOGINDISABLED, 10.77.0.1:993 is IMAPS, [fd77::1]:143
+# has no STARTTLS) and show cleartext LOGIN, STARTTLS used and abused,
+# weak TLS and an expired certificate.  tests/t_run.sh checks that their
+# findings merged are those of each alone, and that all are named.
+RUN_PCAPS = dovecot-nostarttls-ipv6-login dovecot-cleartext-login \
+	    dovecot-id-starttls dovecot-starttls-command-injection \
+	    dovecot-imaps-adh dovecot-cert-expired
+RUN_OUT	  = build/run
+
+run:
+	$(call apt_install,$(BUILD_DEBS) $(RUN_DEBS))
+	@$(MAKE) -s --no-print-directory imapwatch
+	@mkdir -p $(RUN_OUT) && rm -f $(RUN_OUT)/events.json
+	@echo "== imapwatch --summary, $(words $(RUN_PCAPS)) captures of pcaps/:"\
+	    "$(RUN_PCAPS)" | fold -s -w 100
+	@./imapwatch --summary -o $(RUN_OUT)/events.json \
+	    --report $(RUN_OUT)/report.html $(RUN_PCAPS:%=-r pcaps/%.pcap)
+	@echo; echo "== all $$(wc -l <$(RUN_OUT)/events.json) events (EVE, one" \
+	    "JSON object a line): $(RUN_OUT)/events.json; the alerts:"
+	@echo "   jq -c 'select(.event_type==\"alert\") | [.alert.signature," \
+	    ".src_ip, .dest_ip, .imap.username]' $(RUN_OUT)/events.json"
+	@echo "   (more in README.md, \"Reading the events\"); the same as a" \
+	    "page for a browser: $(RUN_OUT)/report.html"
 
 # ---- tests: normal build, then ASan+UBSan build ----
 SANFLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all \

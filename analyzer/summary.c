@@ -557,7 +557,9 @@ write_span(FILE *fp)
 	    strncmp(t1, t2, 11) == 0 ? t2 + 11 : t2);
 	if (iw_ev_time(a, &x) && iw_ev_time(b, &y) && y >= x) {
 		secs = (long long)((y - x) / IW_USEC);
-		if (secs >= 3600)
+		if (secs >= 2 * 86400)
+			fprintf(fp, " (%lld days)", secs / 86400);
+		else if (secs >= 3600)
 			fprintf(fp, " (%lld h %lld min)", secs / 3600,
 			    secs % 3600 / 60);
 		else
