@@ -38,7 +38,7 @@ UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 TOOL_SRC = $(wildcard tests/tools/*.c)
 TOOL_BIN = $(TOOL_SRC:tests/tools/%.c=$(B)/tests/%)
 
-.PHONY: all deps test-deps run test check unit bench fuzz install clean
+.PHONY: all deps test-deps run test check unit bench fuzz install clean deb
 
 all: deps
 	@$(MAKE) --no-print-directory imapwatch
@@ -49,8 +49,9 @@ BUILD_DEBS = gcc make pkg-config libpcap-dev libssl-dev libjson-c-dev python3 \
 TEST_DEBS  = tshark tcpdump python3 python3-scapy python3-jsonschema \
 	     iproute2 dovecot-imapd curl openssl procps valgrind clang \
 	     libclang-rt-14-dev rsyslog redis-server logrotate groff-base \
-	     man-db systemd fonts-dejavu-core chromium
+	     man-db systemd fonts-dejavu-core chromium debootstrap
 RUN_DEBS   = jq
+DEB_DEBS   = dpkg-dev debhelper lintian
 
 define apt_install
 	@missing=""; for p in $(1); do \
@@ -75,14 +76,14 @@ deps:
 	$(call apt_install,$(BUILD_DEBS))
 
 test-deps: deps
-	$(call apt_install,$(TEST_DEBS))
+	$(call apt_install,$(TEST_DEBS) $(DEB_DEBS) $(RUN_DEBS))
 
 # ---- build ----
 imapwatch: build/imapwatch
 	cp build/imapwatch imapwatch
 
 $(B)/imapwatch: $(B)/analyzer/main.o $(B)/libimapwatch.a
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(B)/libimapwatch.a: $(LIB_OBJ)
 	rm -f $@
@@ -96,17 +97,18 @@ $(B)/gen/cipher_suites.h: dissectors/tls-parameters-4.csv \
 
 $(B)/%.o: %.c $(wildcard include/*.h dissectors/*.h) $(GEN)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
 $(B)/tests/%: tests/unit/%.c tests/unit/harness.c $(wildcard tests/unit/*.h) \
     $(B)/libimapwatch.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests/unit -o $@ $< tests/unit/harness.c \
-	    $(B)/libimapwatch.a $(LDLIBS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -Itests/unit -o $@ $< \
+	    tests/unit/harness.c $(B)/libimapwatch.a $(LDLIBS)
 
 $(B)/tests/%: tests/tools/%.c $(B)/libimapwatch.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< $(B)/libimapwatch.a $(LDLIBS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(B)/libimapwatch.a \
+	    $(LDLIBS)
 
 unit: $(UNIT_BIN) $(TOOL_BIN)
 
@@ -181,6 +183,44 @@ install: all
 
 clean:
 	rm -rf build build-asan build-fuzz imapwatch
+
+# ---- a Debian package: build/imapwatch_VERSION_ARCH.deb ----
+# Built by dpkg-buildpackage (debian/, debhelper, dpkg-buildflags
+# hardening) in a copy of the tree under build/deb, so that nothing is
+# written beside the checkout; debian/changelog is written there from
+# IW_VERSION (include/iw.h), the one place the version is kept.  lintian
+# checks the result; its report is build/deb/lintian.txt.
+DEB_VERSION = $(shell sed -n 's/^\#define IW_VERSION "\(.*\)"/\1/p' \
+		include/iw.h)
+DEB_ARCH    = $(shell dpkg --print-architecture 2>/dev/null)
+DEB_OUT	    = build/deb
+DEB_FILE    = build/imapwatch_$(DEB_VERSION)_$(DEB_ARCH).deb
+DEB_MAINT   = $(shell sed -n 's/^Maintainer: //p' debian/control)
+
+deb:
+	$(call apt_install,$(BUILD_DEBS) $(DEB_DEBS))
+	@rm -rf $(DEB_OUT) && mkdir -p $(DEB_OUT)/src
+	@tar -c --exclude=./build --exclude=./build-asan --exclude=./build-fuzz \
+	    --exclude=./.git --exclude=./imapwatch --exclude='*.deb' . | \
+	    tar -x -C $(DEB_OUT)/src
+	@d=$$(git log -1 --format=%cD 2>/dev/null || date -R); \
+	printf '%s\n' "imapwatch ($(DEB_VERSION)) unstable; urgency=medium" "" \
+	    "  * imapwatch $(DEB_VERSION) (see README.md and schema/EVENTS.md)." \
+	    "" " -- $(DEB_MAINT)  $$d" >$(DEB_OUT)/src/debian/changelog
+	@echo "dpkg-buildpackage -b -us -uc (log: $(DEB_OUT)/build.log)"
+	@cd $(DEB_OUT)/src && dpkg-buildpackage -b -us -uc >../build.log 2>&1 \
+	    || { tail -40 ../build.log; echo "dpkg-buildpackage failed"; exit 1; }
+	@lintian --display-level '>=pedantic' --show-overrides \
+	    $(DEB_OUT)/imapwatch_$(DEB_VERSION)_$(DEB_ARCH).changes \
+	    >$(DEB_OUT)/lintian.txt 2>&1; \
+	if grep -q '^[EW]: ' $(DEB_OUT)/lintian.txt; then \
+	    cat $(DEB_OUT)/lintian.txt; echo "lintian: errors or warnings"; \
+	    exit 1; fi
+	@cp $(DEB_OUT)/imapwatch_$(DEB_VERSION)_$(DEB_ARCH).deb $(DEB_FILE)
+	@echo "$(DEB_FILE); lintian: no error or warning," \
+	    "$$(grep -c '^[IP]: ' $(DEB_OUT)/lintian.txt) info or pedantic" \
+	    "tags, $$(grep -c '^O: ' $(DEB_OUT)/lintian.txt) overridden" \
+	    "($(DEB_OUT)/lintian.txt)"
 
 # ---- the captures of real software in pcaps/dovecot-* (root; not run by make test) ----
 captures: test-deps ; tests/captures/make-captures.sh
