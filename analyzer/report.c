@@ -45,9 +45,11 @@ struct counted {
 
 struct cert {
 	char		subject[TEXT], issuer[TEXT], names[TEXT];
-	char		notafter[32], key[32];
+	char		notbefore[32], notafter[32], key[32];
 	bool		dated;		/* days could be computed */
-	long long	days;		/* left at the first session showing it */
+	bool		expired;	/* at the first session showing it */
+	long long	days;		/* whole days left, or since expiry */
+	long long	days_early;	/* > 0: not valid for so many days */
 	bool		self_signed;
 };
 
@@ -61,6 +63,7 @@ struct server {
 	uint64_t	 version_more, suite_more;
 	char		 name[MAX_NAMES][TEXT];
 	int		 nname;
+	char		 greeting[TEXT];	/* the first one seen */
 	struct cert	 cert[MAX_CERTS];
 	int		 ncert;
 	uint64_t	 certs_more;
@@ -360,6 +363,7 @@ fill_cert(struct cert *c, struct json_object *ev, struct json_object *tls)
 	copy_member(c->subject, sizeof(c->subject), tls, "subject");
 	copy_member(c->issuer, sizeof(c->issuer), tls, "issuerdn");
 	copy_member(c->notafter, sizeof(c->notafter), tls, "notafter");
+	copy_member(c->notbefore, sizeof(c->notbefore), tls, "notbefore");
 	san_text(c->names, sizeof(c->names), iw_ev_get(tls, "subjectaltname"));
 	copy_member(type, sizeof(type), key, "type");
 	if (type[0] != '\0')
@@ -370,9 +374,14 @@ fill_cert(struct cert *c, struct json_object *ev, struct json_object *tls)
 	c->self_signed = iw_ev_true(tls, "self_signed");
 	c->dated = iw_ev_time(iw_ev_str(tls, "notafter"), &end) &&
 	    iw_ev_time(iw_ev_str(ev, "timestamp"), &at);
-	/* whole days, rounded toward minus infinity */
-	c->days = c->dated ? (long long)((end - at) / (86400 * IW_USEC)) -
-	    (end < at && (at - end) % (86400 * IW_USEC) != 0) : 0;
+	c->expired = c->dated && end < at;
+	c->days = !c->dated ? 0 : (long long)((c->expired ? at - end :
+	    end - at) / (86400 * IW_USEC));
+	c->days_early = 0;
+	if (c->dated && iw_ev_time(iw_ev_str(tls, "notbefore"), &end) &&
+	    end > at)
+		c->days_early = (long long)((end - at + 86400 * IW_USEC - 1) /
+		    (86400 * IW_USEC));
 }
 
 static void
@@ -482,6 +491,9 @@ on_session(struct json_object *ev, const char *type)
 	}
 	s->sessions[m]++;
 	s->total++;
+	if (s->greeting[0] == '\0')
+		copy_member(s->greeting, sizeof(s->greeting),
+		    iw_ev_get(app, "greeting"), "text");
 	if (iw_ev_get(app, "capabilities") != NULL) {
 		iw_ev_count_bool(s->offered, iw_ev_get(app,
 		    "starttls_offered"));
@@ -951,7 +963,7 @@ static const char style[] =
 ".charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(460px,"
 "1fr));gap:28px}\n"
 "figure{margin:0}\n"
-"#servers-table td:first-child{min-width:150px}\n"
+"#servers-table td:first-child{min-width:150px;max-width:260px}\n"
 "#servers-table td:nth-child(4){min-width:230px}\n"
 "#servers-table td.findings{max-width:300px}\n"
 "svg{display:block;width:100%;height:auto}\n"
@@ -1324,15 +1336,22 @@ write_counted(const struct counted *set, int n, uint64_t more)
 static void
 write_expiry(const struct cert *c)
 {
+	if (c->days_early > 0) {
+		fprintf(out, "<div class=\"nowrap expired\">not valid before ");
+		esc(c->notbefore);
+		fprintf(out, "</div><div class=\"expired days-early\" "
+		    "data-days=\"%lld\">%lld days after the session</div>",
+		    c->days_early, c->days_early);
+	}
 	if (c->notafter[0] == '\0')
 		return;
-	fprintf(out, "<div class=\"nowrap%s\">%s ", c->dated && c->days < 0 ?
-	    " expired" : "", c->dated && c->days < 0 ? "expired" : "expires");
+	fprintf(out, "<div class=\"nowrap%s\">%s ", c->expired ? " expired" :
+	    "", c->expired ? "expired" : "expires");
 	esc(c->notafter);
 	fprintf(out, "</div>");
-	if (c->dated && c->days < 0)
-		fprintf(out, "<div class=\"expired days\" data-days=\"%lld\">"
-		    "%lld days before the session</div>", c->days, -c->days);
+	if (c->expired)
+		fprintf(out, "<div class=\"expired days\" data-days=\"-%lld\">"
+		    "%lld days before the session</div>", c->days, c->days);
 	else if (c->dated)
 		fprintf(out, "<div class=\"muted days\" data-days=\"%lld\">%lld "
 		    "days left</div>", c->days, c->days);
@@ -1412,9 +1431,14 @@ server_cell(const struct server *s)
 	esc(s->item.key);
 	fprintf(out, "</div>");
 	for (i = 0; i < s->nname; i++) {
-		fprintf(out, "<div class=\"wire muted\">");
+		fprintf(out, "<div class=\"wire name\">");
 		esc_wrap(s->name[i]);
 		fprintf(out, "</div>");
+	}
+	if (s->greeting[0] != '\0') {
+		fprintf(out, "<div class=\"wire muted greeting\">&ldquo;");
+		esc(s->greeting);
+		fprintf(out, "&rdquo;</div>");
 	}
 	fprintf(out, "</td>");
 }
@@ -1475,7 +1499,7 @@ write_servers(void)
 	    "</h2>\n", table.n);
 	fprintf(out, "<p class=\"note\">A server is an address and port that "
 	    "answered IMAP or TLS, with the names clients asked it for (SNI or "
-	    "--server-name). STARTTLS and LOGINDISABLED are known from the "
+	    "--server-name) and its first greeting. STARTTLS and LOGINDISABLED are known from the "
 	    "capabilities its cleartext sessions showed. Days left are counted "
 	    "from the first session that showed the certificate. Numbers in "
 	    "brackets are sessions.</p>\n");
