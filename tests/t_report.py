@@ -352,6 +352,11 @@ def figures():
     ok(shot is not None, "screenshot kept: %s" % shot)
     print("# screenshot: %s" % shot)
     usernames(pcaps)
+    ecs = os.path.join(T, "ecs.html")
+    run(pcaps, ecs, "--format", "ecs")
+    ok(open(ecs, "rb").read() == open(page, "rb").read(),
+       "--format ecs: the same page (it reads the events before ECS "
+       "renames them)")
 
 
 def usernames(pcaps):
