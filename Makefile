@@ -51,7 +51,7 @@ TEST_DEBS  = tshark tcpdump python3 python3-scapy python3-jsonschema \
 	     libclang-rt-14-dev rsyslog redis-server logrotate groff-base \
 	     man-db systemd fonts-dejavu-core chromium debootstrap
 RUN_DEBS   = jq
-DEB_DEBS   = dpkg-dev debhelper lintian
+DEB_DEBS   = build-essential dpkg-dev debhelper lintian
 
 define apt_install
 	@missing=""; for p in $(1); do \

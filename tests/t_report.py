@@ -348,7 +348,7 @@ def figures():
     check_findings(doc, evs)
     check_servers(doc, evs)
     check_charts(doc, evs)
-    shot = screenshot(page, "report.png", 3300)
+    shot = screenshot(page, "report.png", 3700)
     ok(shot is not None, "screenshot kept: %s" % shot)
     print("# screenshot: %s" % shot)
     usernames(pcaps)
@@ -624,7 +624,7 @@ def hostile():
        "the CSP alone stops a script, an event handler, an outside style "
        "sheet and an inline style injected on purpose (%d blocked)" %
        blocked)
-    shot = screenshot(page, "hostile.png", 2000)
+    shot = screenshot(page, "hostile.png", 2600)
     print("# screenshot: %s" % shot)
 
 
