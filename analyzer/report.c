@@ -1499,8 +1499,9 @@ write_servers(void)
 	    "</h2>\n", table.n);
 	fprintf(out, "<p class=\"note\">A server is an address and port that "
 	    "answered IMAP or TLS, with the names clients asked it for (SNI or "
-	    "--server-name) and its first greeting. STARTTLS and LOGINDISABLED are known from the "
-	    "capabilities its cleartext sessions showed. Days left are counted "
+	    "--server-name) and its first greeting. STARTTLS and LOGINDISABLED "
+	    "are known from the capabilities its cleartext sessions showed. "
+	    "Days left are counted "
 	    "from the first session that showed the certificate. Numbers in "
 	    "brackets are sessions.</p>\n");
 	fprintf(out, "<table id=\"servers-table\"><thead><tr><th>Server</th>"

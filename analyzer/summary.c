@@ -80,9 +80,6 @@ static struct finding_sum fsum[IW_F_COUNT];
 
 /* ---- reading events ---- */
 
-#define get	iw_ev_get
-#define str	iw_ev_str
-
 /* Copies s, control characters (C0, DEL, C1) made "?". */
 static void
 copy_clean(char *dst, size_t len, const char *s)
@@ -110,7 +107,7 @@ copy_clean(char *dst, size_t len, const char *s)
 static void
 note_time(struct json_object *ev)
 {
-	const char *ts = str(ev, "timestamp");
+	const char *ts = iw_ev_str(ev, "timestamp");
 
 	if (ts == NULL)
 		return;
@@ -144,7 +141,7 @@ key_text(char *dst, size_t len, struct json_object *key)
 {
 	char type[16];
 
-	copy_clean(type, sizeof(type), str(key, "type"));
+	copy_clean(type, sizeof(type), iw_ev_str(key, "type"));
 	snprintf(dst, len, "%s %d", type, (int)iw_ev_int(key, "bits", 0));
 }
 
@@ -170,24 +167,24 @@ static void
 add_cert(struct server *s, struct json_object *ev, struct json_object *tls)
 {
 	struct cert c;
-	const char *subject = str(tls, "subject");
+	const char *subject = iw_ev_str(tls, "subject");
 	char names[TEXT];
 	int i;
 
 	if (subject == NULL)
 		return;
 	copy_clean(c.subject, sizeof(c.subject), subject);
-	iw_ev_san_names(names, sizeof(names), get(tls, "subjectaltname"));
+	iw_ev_san_names(names, sizeof(names), iw_ev_get(tls, "subjectaltname"));
 	copy_clean(c.names, sizeof(c.names), names);
-	copy_clean(c.notafter, sizeof(c.notafter), str(tls, "notafter"));
-	key_text(c.key, sizeof(c.key), get(tls, "key"));
+	copy_clean(c.notafter, sizeof(c.notafter), iw_ev_str(tls, "notafter"));
+	key_text(c.key, sizeof(c.key), iw_ev_get(tls, "key"));
 	for (i = 0; i < s->ncert; i++)
 		if (strcmp(s->cert[i].subject, c.subject) == 0 &&
 		    strcmp(s->cert[i].notafter, c.notafter) == 0 &&
 		    strcmp(s->cert[i].key, c.key) == 0)
 			return;
-	validity_text(c.when, sizeof(c.when), str(tls, "notafter"),
-	    str(ev, "timestamp"));
+	validity_text(c.when, sizeof(c.when), iw_ev_str(tls, "notafter"),
+	    iw_ev_str(ev, "timestamp"));
 	if (s->ncert < MAX_CERTS)
 		s->cert[s->ncert++] = c;
 	else
@@ -197,7 +194,7 @@ add_cert(struct server *s, struct json_object *ev, struct json_object *tls)
 static void
 session_event(struct json_object *ev, const char *type)
 {
-	struct json_object *app = get(ev, type), *tls = get(ev, "tls");
+	struct json_object *app = iw_ev_get(ev, type), *tls = iw_ev_get(ev, "tls");
 	enum iw_ev_mode m = iw_ev_session_mode(type, app);
 	struct server *s;
 	char addr[64];
@@ -210,17 +207,17 @@ session_event(struct json_object *ev, const char *type)
 	}
 	s->sessions[m]++;
 	/* what the server offers is known only if its capabilities were seen */
-	if (get(app, "capabilities") != NULL) {
-		iw_ev_count_bool(s->starttls, get(app, "starttls_offered"));
-		iw_ev_count_bool(s->logindisabled, get(app, "logindisabled"));
+	if (iw_ev_get(app, "capabilities") != NULL) {
+		iw_ev_count_bool(s->starttls, iw_ev_get(app, "starttls_offered"));
+		iw_ev_count_bool(s->logindisabled, iw_ev_get(app, "logindisabled"));
 	}
-	s->findings |= iw_ev_finding_bits(get(app, "findings"));
+	s->findings |= iw_ev_finding_bits(iw_ev_get(app, "findings"));
 	if (tls == NULL)
 		return;
 	add_to_set(&s->version[0][0], sizeof(s->version[0]), &s->nversion,
-	    str(tls, "version"));
+	    iw_ev_str(tls, "version"));
 	add_to_set(&s->cipher[0][0], sizeof(s->cipher[0]), &s->ncipher,
-	    str(tls, "cipher"));
+	    iw_ev_str(tls, "cipher"));
 	if (iw_ev_cert_encrypted(tls))
 		s->tls13_hidden++;
 	add_cert(s, ev, tls);
@@ -250,14 +247,14 @@ note_user(const char *user)
 static void
 alert_event(struct json_object *ev)
 {
-	struct json_object *al = get(ev, "alert");
+	struct json_object *al = iw_ev_get(ev, "alert");
 	struct finding_sum *fs;
 	struct example *x;
-	const char *user = str(get(ev, "imap"), "username");
+	const char *user = iw_ev_str(iw_ev_get(ev, "imap"), "username");
 	int f, v;
 
-	if ((f = iw_finding_by_id(str(al, "signature") ?
-	    str(al, "signature") : "")) < 0)
+	if ((f = iw_finding_by_id(iw_ev_str(al, "signature") ?
+	    iw_ev_str(al, "signature") : "")) < 0)
 		return;
 	alerts_total++;
 	fs = &fsum[f];
@@ -276,7 +273,7 @@ alert_event(struct json_object *ev)
 	if (fs->nex == IW_SUMMARY_EXAMPLES)
 		return;
 	x = &fs->ex[fs->nex++];
-	copy_clean(x->ts, sizeof(x->ts), str(ev, "timestamp"));
+	copy_clean(x->ts, sizeof(x->ts), iw_ev_str(ev, "timestamp"));
 	iw_ev_endpoint(x->client, sizeof(x->client), ev, "src_ip", "src_port");
 	iw_ev_endpoint(x->server, sizeof(x->server), ev, "dest_ip",
 	    "dest_port");
@@ -288,19 +285,19 @@ alert_event(struct json_object *ev)
 static void
 stats_event(struct json_object *ev)
 {
-	struct json_object *st = get(ev, "stats"), *cap, *sess, *sup, *rep;
+	struct json_object *st = iw_ev_get(ev, "stats"), *cap, *sess, *sup, *rep;
 	int f;
 
-	cap = get(st, "capture");
+	cap = iw_ev_get(st, "capture");
 	packets = (uint64_t)iw_ev_int(cap, "packets", 0);
-	if (str(cap, "first_packet") != NULL)
+	if (iw_ev_str(cap, "first_packet") != NULL)
 		copy_clean(first_pkt, sizeof(first_pkt),
-		    str(cap, "first_packet"));
-	if (str(cap, "last_packet") != NULL)
-		copy_clean(last_pkt, sizeof(last_pkt), str(cap, "last_packet"));
-	sess = get(st, "sessions");
-	sup = get(sess, "findings_suppressed");
-	rep = get(sess, "findings_repeated");
+		    iw_ev_str(cap, "first_packet"));
+	if (iw_ev_str(cap, "last_packet") != NULL)
+		copy_clean(last_pkt, sizeof(last_pkt), iw_ev_str(cap, "last_packet"));
+	sess = iw_ev_get(st, "sessions");
+	sup = iw_ev_get(sess, "findings_suppressed");
+	rep = iw_ev_get(sess, "findings_repeated");
 	for (f = 0; f < IW_F_COUNT; f++) {
 		fsum[f].suppressed = (uint64_t)iw_ev_int(sup,
 		    iw_finding_info(f)->id, 0);
@@ -322,7 +319,7 @@ iw_event_observe(struct json_object *ev)
 
 	iw_noise_annotate(ev);
 	iw_report_event(ev);
-	if (!on || (type = str(ev, "event_type")) == NULL)
+	if (!on || (type = iw_ev_str(ev, "event_type")) == NULL)
 		return;
 	if (strcmp(type, "stats") == 0) {
 		stats_event(ev);
