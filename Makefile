@@ -1,7 +1,10 @@
 # imapwatch - passive IMAP/IMAPS analyzer.
 #
 #   make            build ./imapwatch
-#   make run        build and analyse the bundled captures (pcaps/)
+#   make run        build, then show what imapwatch finds in a few of the
+#                   bundled captures (pcaps/): a summary, the events in
+#                   build/run/events.json, a page in build/run/report.html
+#   make deb        a Debian package, build/imapwatch_VERSION_ARCH.deb
 #   make test       build, then run every test twice: normal build and
 #                   AddressSanitizer + UndefinedBehaviorSanitizer build
 #   make bench      benchmark against a bare libpcap loop and tshark
@@ -40,7 +43,7 @@ HOSTILE_SRC = $(wildcard tests/hostile/*.c)
 HOSTILE_BIN = $(B)/tests/gen_hostile
 
 .PHONY: all deps test-deps run test check unit bench bench-hostile fuzz \
-	install clean
+	install clean deb
 
 all: deps
 	@$(MAKE) --no-print-directory imapwatch
@@ -51,7 +54,9 @@ BUILD_DEBS = gcc make pkg-config libpcap-dev libssl-dev libjson-c-dev python3 \
 TEST_DEBS  = tshark tcpdump python3 python3-scapy python3-jsonschema \
 	     iproute2 dovecot-imapd curl openssl procps valgrind clang \
 	     libclang-rt-14-dev rsyslog redis-server logrotate groff-base \
-	     man-db systemd libcap2-bin
+	     man-db systemd libcap2-bin fonts-dejavu-core chromium debootstrap
+RUN_DEBS   = jq
+DEB_DEBS   = build-essential dpkg-dev debhelper lintian
 
 define apt_install
 	@missing=""; for p in $(1); do \
@@ -61,10 +66,13 @@ define apt_install
 	  echo "installing Debian packages:$$missing"; \
 	  echo "wireshark-common wireshark-common/install-setuid boolean false" \
 	    | debconf-set-selections 2>/dev/null; \
-	  DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null && \
+	  log=$$(mktemp); \
+	  DEBIAN_FRONTEND=noninteractive apt-get update -qq >$$log 2>&1 && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-	    --no-install-recommends $$missing >/dev/null \
-	    || { echo "apt-get install failed:$$missing"; exit 1; }; \
+	    --no-install-recommends $$missing >>$$log 2>&1 \
+	    || { tail -20 $$log; rm -f $$log; \
+	      echo "apt-get install failed:$$missing"; exit 1; }; \
+	  rm -f $$log; \
 	fi
 endef
 
@@ -78,7 +86,7 @@ deps:
 ECS_NPM = @elastic/ecs@8.11.5
 
 test-deps: deps
-	$(call apt_install,$(TEST_DEBS))
+	$(call apt_install,$(TEST_DEBS) $(DEB_DEBS) $(RUN_DEBS))
 	@command -v npm >/dev/null 2>&1 || { \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 	    --no-install-recommends npm >/dev/null || exit 1; }
@@ -92,7 +100,7 @@ imapwatch: build/imapwatch
 	cp build/imapwatch imapwatch
 
 $(B)/imapwatch: $(B)/analyzer/main.o $(B)/libimapwatch.a
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(B)/libimapwatch.a: $(LIB_OBJ)
 	rm -f $@
@@ -106,17 +114,18 @@ $(B)/gen/cipher_suites.h: dissectors/tls-parameters-4.csv \
 
 $(B)/%.o: %.c $(wildcard include/*.h dissectors/*.h) $(GEN)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
 $(B)/tests/%: tests/unit/%.c tests/unit/harness.c $(wildcard tests/unit/*.h) \
     $(B)/libimapwatch.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests/unit -o $@ $< tests/unit/harness.c \
-	    $(B)/libimapwatch.a $(LDLIBS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -Itests/unit -o $@ $< \
+	    tests/unit/harness.c $(B)/libimapwatch.a $(LDLIBS)
 
 $(B)/tests/%: tests/tools/%.c $(B)/libimapwatch.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< $(B)/libimapwatch.a $(LDLIBS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(B)/libimapwatch.a \
+	    $(LDLIBS)
 
 $(HOSTILE_BIN): $(HOSTILE_SRC) $(wildcard tests/hostile/*.h)
 	@mkdir -p $(dir $@)
@@ -124,11 +133,34 @@ $(HOSTILE_BIN): $(HOSTILE_SRC) $(wildcard tests/hostile/*.h)
 
 unit: $(UNIT_BIN) $(TOOL_BIN) $(HOSTILE_BIN)
 
-# ---- run on the bundled captures ----
-run: all
-	@for f in pcaps/*.pcap pcaps/*.pcapng; do \
-	  [ -e "$$f" ] || continue; echo "== $$f" >&2; \
-	  ./imapwatch -r "$$f" || exit 1; done
+# ---- a first run: what imapwatch finds, in at most 60 lines ----
+# A few of pcaps/, chosen so that the summary is true: every dovecot
+# capture talks to 10.77.0.1, and merging them all would report STARTTLS
+# stripping and certificate changes between lab set-ups that never
+# happened.  These keep one configuration a server (10.77.0.1:143 offers
+# STARTTLS without LOGINDISABLED, 10.77.0.1:993 is IMAPS, [fd77::1]:143
+# has no STARTTLS) and show cleartext LOGIN, STARTTLS used and abused,
+# weak TLS and an expired certificate.  tests/t_run.sh checks that their
+# findings merged are those of each alone, and that all are named.
+RUN_PCAPS = dovecot-nostarttls-ipv6-login dovecot-cleartext-login \
+	    dovecot-id-starttls dovecot-starttls-command-injection \
+	    dovecot-imaps-adh dovecot-cert-expired
+RUN_OUT	  = build/run
+
+run:
+	$(call apt_install,$(BUILD_DEBS) $(RUN_DEBS))
+	@$(MAKE) -s --no-print-directory imapwatch
+	@mkdir -p $(RUN_OUT) && rm -f $(RUN_OUT)/events.json
+	@echo "== imapwatch --summary, $(words $(RUN_PCAPS)) captures of pcaps/:"\
+	    "$(RUN_PCAPS)" | fold -s -w 100
+	@./imapwatch --summary -o $(RUN_OUT)/events.json \
+	    --report $(RUN_OUT)/report.html $(RUN_PCAPS:%=-r pcaps/%.pcap)
+	@echo; echo "== all $$(wc -l <$(RUN_OUT)/events.json) events (EVE, one" \
+	    "JSON object a line): $(RUN_OUT)/events.json; the alerts:"
+	@echo "   jq -c 'select(.event_type==\"alert\") | [.alert.signature," \
+	    ".src_ip, .dest_ip, .imap.username]' $(RUN_OUT)/events.json"
+	@echo "   (more in README.md, \"Reading the events\"); the same as a" \
+	    "page for a browser: $(RUN_OUT)/report.html"
 
 # ---- tests: normal build, then ASan+UBSan build ----
 SANFLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all \
@@ -177,6 +209,44 @@ install: all
 
 clean:
 	rm -rf build build-asan build-fuzz imapwatch
+
+# ---- a Debian package: build/imapwatch_VERSION_ARCH.deb ----
+# Built by dpkg-buildpackage (debian/, debhelper, dpkg-buildflags
+# hardening) in a copy of the tree under build/deb, so that nothing is
+# written beside the checkout; debian/changelog is written there from
+# IW_VERSION (include/iw.h), the one place the version is kept.  lintian
+# checks the result; its report is build/deb/lintian.txt.
+DEB_VERSION = $(shell sed -n 's/^\#define IW_VERSION "\(.*\)"/\1/p' \
+		include/iw.h)
+DEB_ARCH    = $(shell dpkg --print-architecture 2>/dev/null)
+DEB_OUT	    = build/deb
+DEB_FILE    = build/imapwatch_$(DEB_VERSION)_$(DEB_ARCH).deb
+DEB_MAINT   = $(shell sed -n 's/^Maintainer: //p' debian/control)
+
+deb:
+	$(call apt_install,$(BUILD_DEBS) $(DEB_DEBS))
+	@rm -rf $(DEB_OUT) && mkdir -p $(DEB_OUT)/src
+	@tar -c --exclude=./build --exclude=./build-asan --exclude=./build-fuzz \
+	    --exclude=./.git --exclude=./imapwatch --exclude='*.deb' . | \
+	    tar -x -C $(DEB_OUT)/src
+	@d=$$(git log -1 --format=%cD 2>/dev/null || date -R); \
+	printf '%s\n' "imapwatch ($(DEB_VERSION)) unstable; urgency=medium" "" \
+	    "  * imapwatch $(DEB_VERSION) (see README.md and schema/EVENTS.md)." \
+	    "" " -- $(DEB_MAINT)  $$d" >$(DEB_OUT)/src/debian/changelog
+	@echo "dpkg-buildpackage -b -us -uc (log: $(DEB_OUT)/build.log)"
+	@cd $(DEB_OUT)/src && dpkg-buildpackage -b -us -uc >../build.log 2>&1 \
+	    || { tail -40 ../build.log; echo "dpkg-buildpackage failed"; exit 1; }
+	@lintian --display-level '>=pedantic' --show-overrides \
+	    $(DEB_OUT)/imapwatch_$(DEB_VERSION)_$(DEB_ARCH).changes \
+	    >$(DEB_OUT)/lintian.txt 2>&1; \
+	if grep -q '^[EW]: ' $(DEB_OUT)/lintian.txt; then \
+	    cat $(DEB_OUT)/lintian.txt; echo "lintian: errors or warnings"; \
+	    exit 1; fi
+	@cp $(DEB_OUT)/imapwatch_$(DEB_VERSION)_$(DEB_ARCH).deb $(DEB_FILE)
+	@echo "$(DEB_FILE); lintian: no error or warning," \
+	    "$$(grep -c '^[IP]: ' $(DEB_OUT)/lintian.txt) info or pedantic" \
+	    "tags, $$(grep -c '^O: ' $(DEB_OUT)/lintian.txt) overridden" \
+	    "($(DEB_OUT)/lintian.txt)"
 
 # ---- the captures of real software in pcaps/dovecot-* (root; not run by make test) ----
 captures: test-deps ; tests/captures/make-captures.sh

@@ -43,6 +43,7 @@
 #include "output.h"
 #include "pidfile.h"
 #include "progress.h"
+#include "report.h"
 #include "stats.h"
 #include "summary.h"
 #include "suppress.h"
@@ -108,6 +109,7 @@ enum {
 	OPT_ANOMALY_RATE,
 	OPT_STATE, OPT_STATE_PASSWORD, OPT_STATE_PASSWORD_FILE,
 	OPT_STATE_TIMEOUT, OPT_STATE_TTL, OPT_STATE_CAP,
+	OPT_REPORT,
 };
 
 static const struct option long_options[] = {
@@ -157,6 +159,7 @@ static const struct option long_options[] = {
 	{ "state-timeout", required_argument, NULL, OPT_STATE_TIMEOUT },
 	{ "state-ttl", required_argument, NULL, OPT_STATE_TTL },
 	{ "state-cap", required_argument, NULL, OPT_STATE_CAP },
+	{ "report", required_argument, NULL, OPT_REPORT },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -167,6 +170,7 @@ static const int RESTART_ONLY[] = {
 	OPT_FORMAT, OPT_PIDFILE, OPT_SUMMARY, OPT_WRITE_ALERTED,
 	OPT_STATE, OPT_STATE_PASSWORD, OPT_STATE_PASSWORD_FILE,
 	OPT_STATE_TIMEOUT, OPT_STATE_TTL, OPT_STATE_CAP,
+	OPT_REPORT,
 };
 
 static void
@@ -216,6 +220,7 @@ usage(FILE *fp)
 "  --summary[=FILE]      a report for people after the run (standard\n"
 "                        error, or FILE)\n"
 "  --write-alerted FILE  the packets of every alerted connection (pcap)\n"
+"  --report FILE.html    after the run, a self-contained HTML report\n"
 "  --state SPEC          where the correlator keeps what it learns across\n"
 "                        sessions: redis://ADDR[:PORT][/PREFIX],\n"
 "                        unix:/PATH.sock or unix:/PATH/PREFIX (shared by\n"
@@ -678,6 +683,9 @@ apply_sensor(struct settings *st, int c, const char *a, char *err,
 		return 0;
 	case OPT_WRITE_ALERTED:
 		st->sensor.write_alerted = a;
+		return 0;
+	case OPT_REPORT:
+		st->sensor.report_file = a;
 		return 0;
 	}
 	return apply_state(st, c, a, err, errlen);
@@ -1377,6 +1385,9 @@ open_outputs(const struct inputs *in)
 		die("--summary: cannot create %s: %s", p, err);
 	if (run.sensor.summary)
 		iw_summary_enable();
+	if ((p = run.sensor.report_file) != NULL &&
+	    iw_report_open(p, err, sizeof(err)) != 0)
+		die("%s", err);
 	if ((p = run.sensor.write_alerted) != NULL &&
 	    iw_alerted_open(p, in->all_regular, err, sizeof(err)) != 0)
 		die("%s", err);
@@ -1633,9 +1644,13 @@ open_state(void)
 static void
 finish(struct inputs *in)
 {
+	char err[ERRLEN];
+
 	if (iw_alerted_two_pass() && iw_alerted_flows() > 0)
 		second_pass(in);
 	iw_alerted_close();
+	if (iw_report_write(err, sizeof(err)) != 0)
+		fprintf(stderr, "imapwatch: %s\n", err);
 	if (run.sensor.summary) {
 		iw_progress_clear();
 		iw_summary_write(summary_fp != NULL ? summary_fp : stderr);

@@ -94,6 +94,7 @@ static struct json_object *
 capture_object(void)
 {
 	struct json_object *o = json_object_new_object(), *bad;
+	char ts[IW_TSLEN];
 	int i;
 
 	add_u64(o, "packets", iw_stats.packets);
@@ -120,6 +121,12 @@ capture_object(void)
 	add_u64(o, "ip_length_from_frame", iw_stats.ip_length_from_frame);
 	json_object_object_add(o, "input_cut_short",
 	    json_object_new_boolean(iw_stats.input_cut_short));
+	if (iw_stats.packets > 0) {
+		json_object_object_add(o, "first_packet", json_object_new_string(
+		    iw_format_ts(iw_stats.first_ts, ts)));
+		json_object_object_add(o, "last_packet", json_object_new_string(
+		    iw_format_ts(iw_stats.last_ts, ts)));
+	}
 	if (iw_stats.input_error[0] != '\0')
 		json_object_object_add(o, "input_error",
 		    iw_json_str(iw_stats.input_error));

@@ -1,24 +1,30 @@
 /*
  * summary.c - the --summary report, from the events as they are emitted.
+ *
+ * Written for someone who has just run imapwatch on a capture: the answer
+ * first (were passwords sent in clear, how many alerts of what severity),
+ * then each finding with what it means and its first connections, then the
+ * servers.  Nothing that did not occur is listed.
  */
 #include <json.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "event_read.h"
 #include "findings.h"
+#include "report.h"
 #include "summary.h"
 #include "suppress.h"
 
-#define SRV_BUCKETS	1024
 #define MAX_SET		6	/* versions, ciphers a server */
 #define MAX_CERTS	6	/* certificates a server */
+#define MAX_USERS	5	/* users named in the headline */
 #define TEXT		256
 
-enum mode { M_CLEAR, M_STARTTLS, M_IMPLICIT, M_TLS, M_COUNT };
-
-static const char *const mode_name[M_COUNT] = {
-	"cleartext", "starttls", "implicit_tls", "tls (not IMAP)",
+static const char *const severity_name[4] = {
+	"?", "high", "medium", "low",
 };
 
 struct cert {
@@ -26,12 +32,12 @@ struct cert {
 	char	names[TEXT];
 	char	notafter[32];
 	char	key[32];		/* "RSA 2048" */
+	char	when[64];		/* "expired 9098 days before" */
 };
 
 struct server {
-	struct server	*next;
-	char		 addr[64];	/* "ip:port", "[v6]:port" */
-	uint64_t	 sessions[M_COUNT];
+	struct iw_ev_item item;		/* key "ip:port", "[v6]:port" */
+	uint64_t	 sessions[IW_EV_MODES];
 	uint64_t	 starttls[2];	/* sessions saying no, yes */
 	uint64_t	 logindisabled[2];
 	uint64_t	 tls13_hidden;	/* certificate encrypted */
@@ -60,33 +66,19 @@ struct finding_sum {
 };
 
 static bool on;
-static uint64_t modes[M_COUNT], packets, alerts_total, servers_dropped;
-static char first_ts[40], last_ts[40];
-static struct server *buckets[SRV_BUCKETS];
-static struct server **list;		/* in order of first sight */
-static int nservers;
+static uint64_t modes[IW_EV_MODES], packets, alerts_total, servers_dropped;
+static uint64_t by_severity[4], passwords_clear;
+static char users[MAX_USERS][TEXT];
+static int nusers;
+static bool users_more;
+static char first_ts[40], last_ts[40];		/* of the events */
+static char first_pkt[40], last_pkt[40];	/* from the stats event */
+static struct iw_ev_table servers = {
+	.max = IW_SUMMARY_MAX_SERVERS, .size = sizeof(struct server),
+};
 static struct finding_sum fsum[IW_F_COUNT];
 
 /* ---- reading events ---- */
-
-static struct json_object *
-get(struct json_object *o, const char *k)
-{
-	struct json_object *v;
-
-	if (o == NULL || !json_object_object_get_ex(o, k, &v))
-		return NULL;
-	return v;
-}
-
-static const char *
-str(struct json_object *o, const char *k)
-{
-	struct json_object *v = get(o, k);
-
-	return v != NULL && json_object_is_type(v, json_type_string) ?
-	    json_object_get_string(v) : NULL;
-}
 
 /* Copies s, control characters (C0, DEL, C1) made "?". */
 static void
@@ -113,22 +105,9 @@ copy_clean(char *dst, size_t len, const char *s)
 }
 
 static void
-endpoint(char *dst, size_t len, struct json_object *ev, const char *ip,
-    const char *port)
-{
-	const char *a = str(ev, ip);
-	struct json_object *p = get(ev, port);
-
-	if (a == NULL)
-		a = "?";
-	snprintf(dst, len, strchr(a, ':') ? "[%s]:%d" : "%s:%d", a,
-	    p != NULL ? json_object_get_int(p) : 0);
-}
-
-static void
 note_time(struct json_object *ev)
 {
-	const char *ts = str(ev, "timestamp");
+	const char *ts = iw_ev_str(ev, "timestamp");
 
 	if (ts == NULL)
 		return;
@@ -139,45 +118,6 @@ note_time(struct json_object *ev)
 }
 
 /* ---- servers ---- */
-
-static unsigned
-hash_str(const char *s)
-{
-	unsigned h = 5381;
-
-	while (*s != '\0')
-		h = h * 33 + (unsigned char)*s++;
-	return h % SRV_BUCKETS;
-}
-
-static struct server *
-server_get(const char *addr)
-{
-	unsigned b = hash_str(addr);
-	struct server *s, **grown;
-
-	for (s = buckets[b]; s != NULL; s = s->next)
-		if (strcmp(s->addr, addr) == 0)
-			return s;
-	if (nservers == IW_SUMMARY_MAX_SERVERS) {
-		servers_dropped++;
-		return NULL;
-	}
-	if ((nservers & (nservers - 1)) == 0) {
-		grown = realloc(list, (size_t)(nservers ? nservers * 2 : 16) *
-		    sizeof(*grown));
-		if (grown == NULL)
-			return NULL;
-		list = grown;
-	}
-	if ((s = calloc(1, sizeof(*s))) == NULL)
-		return NULL;
-	snprintf(s->addr, sizeof(s->addr), "%s", addr);
-	s->next = buckets[b];
-	buckets[b] = s;
-	list[nservers++] = s;
-	return s;
-}
 
 static void
 add_to_set(char *set, size_t width, int *n, const char *v)
@@ -197,53 +137,54 @@ add_to_set(char *set, size_t width, int *n, const char *v)
 }
 
 static void
-san_names(char *dst, size_t len, struct json_object *san)
-{
-	size_t i, n = san != NULL ? json_object_array_length(san) : 0, o = 0;
-	const char *v;
-
-	dst[0] = '\0';
-	for (i = 0; i < n && o + 1 < len; i++) {
-		v = json_object_get_string(json_object_array_get_idx(san, i));
-		if (v == NULL)
-			continue;
-		if (strncmp(v, "DNS:", 4) == 0)
-			v += 4;
-		o += (size_t)snprintf(dst + o, len - o, "%s%s", o ? ", " : "",
-		    v);
-	}
-}
-
-static void
 key_text(char *dst, size_t len, struct json_object *key)
 {
-	struct json_object *bits = get(key, "bits");
 	char type[16];
 
-	copy_clean(type, sizeof(type), str(key, "type"));
-	snprintf(dst, len, "%s %d", type, bits ? json_object_get_int(bits) : 0);
+	copy_clean(type, sizeof(type), iw_ev_str(key, "type"));
+	snprintf(dst, len, "%s %d", type, (int)iw_ev_int(key, "bits", 0));
+}
+
+/* "expired 9098 days before the session", "expires in 8432 days". */
+static void
+validity_text(char *dst, size_t len, const char *notafter,
+    const char *session_ts)
+{
+	iw_time end, at;
+
+	dst[0] = '\0';
+	if (!iw_ev_time(notafter, &end) || !iw_ev_time(session_ts, &at))
+		return;
+	if (end < at)
+		snprintf(dst, len, "expired %lld days before the session",
+		    (long long)((at - end) / (86400 * IW_USEC)));
+	else
+		snprintf(dst, len, "%lld days left at the session",
+		    (long long)((end - at) / (86400 * IW_USEC)));
 }
 
 static void
-add_cert(struct server *s, struct json_object *tls)
+add_cert(struct server *s, struct json_object *ev, struct json_object *tls)
 {
 	struct cert c;
-	const char *subject = str(tls, "subject");
+	const char *subject = iw_ev_str(tls, "subject");
 	char names[TEXT];
 	int i;
 
 	if (subject == NULL)
 		return;
 	copy_clean(c.subject, sizeof(c.subject), subject);
-	san_names(names, sizeof(names), get(tls, "subjectaltname"));
+	iw_ev_san_names(names, sizeof(names), iw_ev_get(tls, "subjectaltname"));
 	copy_clean(c.names, sizeof(c.names), names);
-	copy_clean(c.notafter, sizeof(c.notafter), str(tls, "notafter"));
-	key_text(c.key, sizeof(c.key), get(tls, "key"));
+	copy_clean(c.notafter, sizeof(c.notafter), iw_ev_str(tls, "notafter"));
+	key_text(c.key, sizeof(c.key), iw_ev_get(tls, "key"));
 	for (i = 0; i < s->ncert; i++)
 		if (strcmp(s->cert[i].subject, c.subject) == 0 &&
 		    strcmp(s->cert[i].notafter, c.notafter) == 0 &&
 		    strcmp(s->cert[i].key, c.key) == 0)
 			return;
+	validity_text(c.when, sizeof(c.when), iw_ev_str(tls, "notafter"),
+	    iw_ev_str(ev, "timestamp"));
 	if (s->ncert < MAX_CERTS)
 		s->cert[s->ncert++] = c;
 	else
@@ -251,124 +192,117 @@ add_cert(struct server *s, struct json_object *tls)
 }
 
 static void
-add_bool(uint64_t counts[2], struct json_object *v)
-{
-	if (v != NULL && json_object_is_type(v, json_type_boolean))
-		counts[json_object_get_boolean(v) ? 1 : 0]++;
-}
-
-static enum mode
-session_mode(const char *type, struct json_object *app)
-{
-	const char *m = str(app, "mode");
-
-	if (strcmp(type, "tls") == 0 || m == NULL)
-		return M_TLS;
-	if (strcmp(m, "starttls") == 0)
-		return M_STARTTLS;
-	if (strcmp(m, "implicit_tls") == 0)
-		return M_IMPLICIT;
-	return M_CLEAR;
-}
-
-static void
-add_findings(struct server *s, struct json_object *list_)
-{
-	size_t i, n = list_ != NULL ? json_object_array_length(list_) : 0;
-	int f;
-
-	for (i = 0; i < n; i++) {
-		f = iw_finding_by_id(json_object_get_string(
-		    json_object_array_get_idx(list_, i)));
-		if (f >= 0)
-			s->findings |= 1ULL << f;
-	}
-}
-
-static void
 session_event(struct json_object *ev, const char *type)
 {
-	struct json_object *app = get(ev, type), *tls = get(ev, "tls");
-	enum mode m = session_mode(type, app);
+	struct json_object *app = iw_ev_get(ev, type), *tls = iw_ev_get(ev, "tls");
+	enum iw_ev_mode m = iw_ev_session_mode(type, app);
 	struct server *s;
 	char addr[64];
 
 	modes[m]++;
-	endpoint(addr, sizeof(addr), ev, "dest_ip", "dest_port");
-	if ((s = server_get(addr)) == NULL)
+	iw_ev_endpoint(addr, sizeof(addr), ev, "dest_ip", "dest_port");
+	if ((s = iw_ev_table_get(&servers, addr)) == NULL) {
+		servers_dropped++;
 		return;
+	}
 	s->sessions[m]++;
 	/* what the server offers is known only if its capabilities were seen */
-	if (get(app, "capabilities") != NULL) {
-		add_bool(s->starttls, get(app, "starttls_offered"));
-		add_bool(s->logindisabled, get(app, "logindisabled"));
+	if (iw_ev_get(app, "capabilities") != NULL) {
+		iw_ev_count_bool(s->starttls, iw_ev_get(app, "starttls_offered"));
+		iw_ev_count_bool(s->logindisabled, iw_ev_get(app, "logindisabled"));
 	}
-	add_findings(s, get(app, "findings"));
+	s->findings |= iw_ev_finding_bits(iw_ev_get(app, "findings"));
 	if (tls == NULL)
 		return;
 	add_to_set(&s->version[0][0], sizeof(s->version[0]), &s->nversion,
-	    str(tls, "version"));
+	    iw_ev_str(tls, "version"));
 	add_to_set(&s->cipher[0][0], sizeof(s->cipher[0]), &s->ncipher,
-	    str(tls, "cipher"));
-	if (str(tls, "certificate_status") != NULL &&
-	    strcmp(str(tls, "certificate_status"), "encrypted") == 0)
+	    iw_ev_str(tls, "cipher"));
+	if (iw_ev_cert_encrypted(tls))
 		s->tls13_hidden++;
-	add_cert(s, tls);
+	add_cert(s, ev, tls);
 }
 
 /* ---- findings ---- */
 
 static void
+note_user(const char *user)
+{
+	char clean[TEXT];
+	int i;
+
+	if (user == NULL)
+		return;
+	copy_clean(clean, sizeof(clean), user);
+	for (i = 0; i < nusers; i++)
+		if (strcmp(users[i], clean) == 0)
+			return;
+	if (nusers == MAX_USERS) {
+		users_more = true;
+		return;
+	}
+	memcpy(users[nusers++], clean, strlen(clean) + 1);
+}
+
+static void
 alert_event(struct json_object *ev)
 {
-	struct json_object *al = get(ev, "alert"), *sev;
+	struct json_object *al = iw_ev_get(ev, "alert");
 	struct finding_sum *fs;
 	struct example *x;
-	const char *user;
-	int f;
+	const char *user = iw_ev_str(iw_ev_get(ev, "imap"), "username");
+	int f, v;
 
-	if ((f = iw_finding_by_id(str(al, "signature") ?
-	    str(al, "signature") : "")) < 0)
+	if ((f = iw_finding_by_id(iw_ev_str(al, "signature") ?
+	    iw_ev_str(al, "signature") : "")) < 0)
 		return;
 	alerts_total++;
 	fs = &fsum[f];
-	sev = get(al, "severity");
-	if (sev != NULL) {
-		int v = json_object_get_int(sev);
-
-		if (fs->alerts == 0 || v < fs->sev_min)
-			fs->sev_min = v;
-		if (fs->alerts == 0 || v > fs->sev_max)
-			fs->sev_max = v;
+	v = (int)iw_ev_int(al, "severity", iw_finding_info(f)->severity);
+	if (v >= 1 && v <= 3)
+		by_severity[v]++;
+	if (iw_ev_password_alert(f, v)) {
+		passwords_clear++;
+		note_user(user);
 	}
+	if (fs->alerts == 0 || v < fs->sev_min)
+		fs->sev_min = v;
+	if (fs->alerts == 0 || v > fs->sev_max)
+		fs->sev_max = v;
 	fs->alerts++;
 	if (fs->nex == IW_SUMMARY_EXAMPLES)
 		return;
 	x = &fs->ex[fs->nex++];
-	copy_clean(x->ts, sizeof(x->ts), str(ev, "timestamp"));
-	endpoint(x->client, sizeof(x->client), ev, "src_ip", "src_port");
-	endpoint(x->server, sizeof(x->server), ev, "dest_ip", "dest_port");
-	user = str(get(ev, "imap"), "username");
-	copy_clean(x->user, sizeof(x->user), user);
+	copy_clean(x->ts, sizeof(x->ts), iw_ev_str(ev, "timestamp"));
+	iw_ev_endpoint(x->client, sizeof(x->client), ev, "src_ip", "src_port");
+	iw_ev_endpoint(x->server, sizeof(x->server), ev, "dest_ip",
+	    "dest_port");
+	x->user[0] = '\0';
+	if (user != NULL)
+		copy_clean(x->user, sizeof(x->user), user);
 }
 
 static void
 stats_event(struct json_object *ev)
 {
-	struct json_object *st = get(ev, "stats"), *sess, *sup, *rep, *p;
+	struct json_object *st = iw_ev_get(ev, "stats"), *cap, *sess, *sup, *rep;
 	int f;
 
-	if ((p = get(get(st, "capture"), "packets")) != NULL)
-		packets = (uint64_t)json_object_get_uint64(p);
-	sess = get(st, "sessions");
-	sup = get(sess, "findings_suppressed");
-	rep = get(sess, "findings_repeated");
+	cap = iw_ev_get(st, "capture");
+	packets = (uint64_t)iw_ev_int(cap, "packets", 0);
+	if (iw_ev_str(cap, "first_packet") != NULL)
+		copy_clean(first_pkt, sizeof(first_pkt),
+		    iw_ev_str(cap, "first_packet"));
+	if (iw_ev_str(cap, "last_packet") != NULL)
+		copy_clean(last_pkt, sizeof(last_pkt), iw_ev_str(cap, "last_packet"));
+	sess = iw_ev_get(st, "sessions");
+	sup = iw_ev_get(sess, "findings_suppressed");
+	rep = iw_ev_get(sess, "findings_repeated");
 	for (f = 0; f < IW_F_COUNT; f++) {
-		p = get(sup, iw_finding_info(f)->id);
-		fsum[f].suppressed = p ? (uint64_t)json_object_get_uint64(p) :
-		    0;
-		p = get(rep, iw_finding_info(f)->id);
-		fsum[f].repeated = p ? (uint64_t)json_object_get_uint64(p) : 0;
+		fsum[f].suppressed = (uint64_t)iw_ev_int(sup,
+		    iw_finding_info(f)->id, 0);
+		fsum[f].repeated = (uint64_t)iw_ev_int(rep,
+		    iw_finding_info(f)->id, 0);
 	}
 }
 
@@ -384,7 +318,8 @@ iw_event_observe(struct json_object *ev)
 	const char *type;
 
 	iw_noise_annotate(ev);
-	if (on && (type = str(ev, "event_type")) != NULL &&
+	iw_report_event(ev);
+	if (on && (type = iw_ev_str(ev, "event_type")) != NULL &&
 	    strcmp(type, "stats") == 0)
 		stats_event(ev);
 }
@@ -394,7 +329,7 @@ iw_summary_observe(struct json_object *ev)
 {
 	const char *type;
 
-	if (!on || (type = str(ev, "event_type")) == NULL ||
+	if (!on || (type = iw_ev_str(ev, "event_type")) == NULL ||
 	    strcmp(type, "stats") == 0)
 		return;
 	note_time(ev);
@@ -412,7 +347,7 @@ total_sessions(const struct server *s)
 	uint64_t n = 0;
 	int m;
 
-	for (m = 0; m < M_COUNT; m++)
+	for (m = 0; m < IW_EV_MODES; m++)
 		n += s->sessions[m];
 	return n;
 }
@@ -426,7 +361,7 @@ by_sessions(const void *a, const void *b)
 
 	if (nx != ny)
 		return nx > ny ? -1 : 1;
-	return strcmp(x->addr, y->addr);
+	return strcmp(x->item.key, y->item.key);
 }
 
 static const char *
@@ -444,53 +379,71 @@ yes_no(const uint64_t c[2], char *buf, size_t len)
 }
 
 static void
-write_set(FILE *fp, const char *label, const char *set, size_t width, int n)
+write_set(FILE *fp, const char *set, size_t width, int n)
 {
 	int i;
 
-	fprintf(fp, "    %s: ", label);
-	if (n == 0)
-		fprintf(fp, "none");
 	for (i = 0; i < n; i++)
 		fprintf(fp, "%s%s", i ? ", " : "", set + (size_t)i * width);
-	fprintf(fp, "\n");
+}
+
+static void
+write_modes(FILE *fp, const uint64_t counts[IW_EV_MODES])
+{
+	int m, first = 1;
+
+	for (m = 0; m < IW_EV_MODES; m++) {
+		if (counts[m] == 0)
+			continue;
+		fprintf(fp, "%s%s %llu", first ? "" : ", ", iw_ev_mode_label[m],
+		    (unsigned long long)counts[m]);
+		first = 0;
+	}
+}
+
+static void
+write_cert(FILE *fp, const struct cert *c)
+{
+	fprintf(fp, "    certificate: %s; names: %s; expires %s%s%s%s; key "
+	    "%s\n", c->subject, c->names[0] ? c->names : "-", c->notafter,
+	    c->when[0] ? " (" : "", c->when, c->when[0] ? ")" : "", c->key);
 }
 
 static void
 write_server(FILE *fp, const struct server *s)
 {
 	char b1[96], b2[96];
-	int m, i, first = 1;
+	int i, first = 1;
 
-	fprintf(fp, "  %s\n    sessions: %llu (", s->addr,
-	    (unsigned long long)total_sessions(s));
-	for (m = 0; m < M_COUNT; m++) {
-		if (s->sessions[m] == 0)
-			continue;
-		fprintf(fp, "%s%s %llu", first ? "" : ", ", mode_name[m],
-		    (unsigned long long)s->sessions[m]);
-		first = 0;
+	fprintf(fp, "  %s: %llu session%s (", s->item.key,
+	    (unsigned long long)total_sessions(s),
+	    total_sessions(s) == 1 ? "" : "s");
+	write_modes(fp, s->sessions);
+	fprintf(fp, ")\n");
+	if (s->starttls[0] + s->starttls[1] > 0)
+		fprintf(fp, "    STARTTLS offered: %s; LOGINDISABLED "
+		    "advertised: %s\n", yes_no(s->starttls, b1, sizeof(b1)),
+		    yes_no(s->logindisabled, b2, sizeof(b2)));
+	if (s->nversion > 0) {
+		fprintf(fp, "    TLS: ");
+		write_set(fp, &s->version[0][0], sizeof(s->version[0]),
+		    s->nversion);
+		fprintf(fp, "; ");
+		write_set(fp, &s->cipher[0][0], sizeof(s->cipher[0]),
+		    s->ncipher);
+		fprintf(fp, "\n");
 	}
-	fprintf(fp, ")\n    STARTTLS offered: %s\n    LOGINDISABLED "
-	    "advertised: %s\n", yes_no(s->starttls, b1, sizeof(b1)),
-	    yes_no(s->logindisabled, b2, sizeof(b2)));
-	write_set(fp, "TLS versions", &s->version[0][0],
-	    sizeof(s->version[0]), s->nversion);
-	write_set(fp, "TLS ciphers", &s->cipher[0][0], sizeof(s->cipher[0]),
-	    s->ncipher);
 	for (i = 0; i < s->ncert; i++)
-		fprintf(fp, "    certificate: %s; names: %s; expires %s; key "
-		    "%s\n", s->cert[i].subject, s->cert[i].names[0] ?
-		    s->cert[i].names : "-", s->cert[i].notafter,
-		    s->cert[i].key);
+		write_cert(fp, &s->cert[i]);
 	if (s->certs_more > 0)
 		fprintf(fp, "    certificate: %llu more seen\n",
 		    (unsigned long long)s->certs_more);
 	if (s->tls13_hidden > 0)
 		fprintf(fp, "    certificate: encrypted (TLS 1.3) in %llu "
-		    "sessions\n", (unsigned long long)s->tls13_hidden);
+		    "session%s\n", (unsigned long long)s->tls13_hidden,
+		    s->tls13_hidden == 1 ? "" : "s");
 	fprintf(fp, "    findings: ");
-	for (i = 0, first = 1; i < IW_F_COUNT; i++) {
+	for (i = 0; i < IW_F_COUNT; i++) {
 		if (!(s->findings & (1ULL << i)))
 			continue;
 		fprintf(fp, "%s%s", first ? "" : ", ", iw_finding_info(i)->id);
@@ -504,11 +457,12 @@ write_servers(FILE *fp)
 {
 	int i;
 
-	fprintf(fp, "\nServers (%d)\n", nservers);
-	if (nservers > 0)
-		qsort(list, (size_t)nservers, sizeof(*list), by_sessions);
-	for (i = 0; i < nservers; i++)
-		write_server(fp, list[i]);
+	fprintf(fp, "\nServers (%d), busiest first\n", servers.n);
+	if (servers.n > 0)
+		qsort(servers.items, (size_t)servers.n, sizeof(*servers.items),
+		    by_sessions);
+	for (i = 0; i < servers.n; i++)
+		write_server(fp, (const struct server *)servers.items[i]);
 	if (servers_dropped > 0)
 		fprintf(fp, "  (%llu sessions with further servers not listed)"
 		    "\n", (unsigned long long)servers_dropped);
@@ -545,20 +499,25 @@ write_finding(FILE *fp, int f)
 {
 	const struct finding_sum *s = &fsum[f];
 	const struct iw_finding_info *fi = iw_finding_info(f);
-	int i;
+	int i, sev = severity_of(f);
+	char t[40];
 
-	fprintf(fp, "  %s: %llu alerts, %llu suppressed, %llu repeated "
-	    "(severity ", fi->id, (unsigned long long)s->alerts,
-	    (unsigned long long)s->suppressed,
-	    (unsigned long long)s->repeated);
+	fprintf(fp, "  %-6s %s: %llu alert%s", severity_name[sev], fi->id,
+	    (unsigned long long)s->alerts, s->alerts == 1 ? "" : "s");
 	if (s->alerts > 0 && s->sev_min != s->sev_max)
-		fprintf(fp, "%d-%d", s->sev_min, s->sev_max);
-	else
-		fprintf(fp, "%d", s->alerts > 0 ? s->sev_min : fi->severity);
-	fprintf(fp, ", %s)\n", fi->category);
+		fprintf(fp, " (severity %d-%d)", s->sev_min, s->sev_max);
+	if (s->suppressed > 0)
+		fprintf(fp, ", %llu suppressed",
+		    (unsigned long long)s->suppressed);
+	if (s->repeated > 0)
+		fprintf(fp, ", %llu repeated (once per server)",
+		    (unsigned long long)s->repeated);
+	fprintf(fp, "\n         %s\n", fi->message);
 	for (i = 0; i < s->nex; i++)
-		fprintf(fp, "    %s  %s -> %s  user %s\n", s->ex[i].ts,
-		    s->ex[i].client, s->ex[i].server, s->ex[i].user);
+		fprintf(fp, "         %s  %s -> %s%s%s\n",
+		    iw_ev_short_time(s->ex[i].ts, t, sizeof(t)), s->ex[i].client,
+		    s->ex[i].server, s->ex[i].user[0] ? "  user " : "",
+		    s->ex[i].user);
 }
 
 static void
@@ -570,8 +529,11 @@ write_findings(FILE *fp)
 		if (listed(f))
 			order[n++] = f;
 	qsort(order, (size_t)n, sizeof(order[0]), finding_order);
-	fprintf(fp, "\nFindings (%d ids, %llu alerts)\n", n,
-	    (unsigned long long)alerts_total);
+	fprintf(fp, "\nFindings: %d kinds, %llu alerts (high %llu, medium %llu, "
+	    "low %llu)\n", n, (unsigned long long)alerts_total,
+	    (unsigned long long)by_severity[1],
+	    (unsigned long long)by_severity[2],
+	    (unsigned long long)by_severity[3]);
 	if (n == 0)
 		fprintf(fp, "  none\n");
 	for (f = 0; f < n; f++)
@@ -579,36 +541,75 @@ write_findings(FILE *fp)
 }
 
 static void
-free_all(void)
+write_span(FILE *fp)
 {
+	const char *a = first_pkt[0] ? first_pkt : first_ts;
+	const char *b = last_pkt[0] ? last_pkt : last_ts;
+	char t1[40], t2[40];
+	iw_time x, y;
+	long long secs;
+
+	if (a[0] == '\0') {
+		fprintf(fp, "  capture: %llu packets\n",
+		    (unsigned long long)packets);
+		return;
+	}
+	iw_ev_short_time(a, t1, sizeof(t1));
+	iw_ev_short_time(b, t2, sizeof(t2));
+	/* the second date only if it is another day */
+	fprintf(fp, "  capture: %s to %s UTC", t1,
+	    strncmp(t1, t2, 11) == 0 ? t2 + 11 : t2);
+	if (iw_ev_time(a, &x) && iw_ev_time(b, &y) && y >= x) {
+		secs = (long long)((y - x) / IW_USEC);
+		if (secs >= 2 * 86400)
+			fprintf(fp, " (%lld days)", secs / 86400);
+		else if (secs >= 3600)
+			fprintf(fp, " (%lld h %lld min)", secs / 3600,
+			    secs % 3600 / 60);
+		else
+			fprintf(fp, " (%lld min %lld s)", secs / 60, secs % 60);
+	}
+	fprintf(fp, ", %llu packets\n", (unsigned long long)packets);
+}
+
+static void
+write_headline(FILE *fp)
+{
+	uint64_t imap = modes[IW_EV_CLEARTEXT] + modes[IW_EV_STARTTLS] +
+	    modes[IW_EV_IMAPS];
 	int i;
 
-	for (i = 0; i < nservers; i++)
-		free(list[i]);
-	free(list);
-	list = NULL;
-	nservers = 0;
-	memset(buckets, 0, sizeof(buckets));
+	fprintf(fp, "imapwatch summary\n");
+	write_span(fp);
+	fprintf(fp, "  sessions: %llu IMAP", (unsigned long long)imap);
+	if (imap + modes[IW_EV_OTHER_TLS] > 0) {
+		fprintf(fp, " (");
+		write_modes(fp, modes);
+		fprintf(fp, ")");
+	}
+	fprintf(fp, "\n  passwords sent in clear: %llu login%s",
+	    (unsigned long long)passwords_clear,
+	    passwords_clear == 1 ? "" : "s");
+	for (i = 0; i < nusers; i++)
+		fprintf(fp, "%s%s", i ? ", " : ", users: ", users[i]);
+	if (users_more)
+		fprintf(fp, ", ...");
+	fprintf(fp, "\n");
+}
+
+static void
+free_all(void)
+{
+	iw_ev_table_free(&servers);
 	on = false;
 }
 
 void
 iw_summary_write(FILE *fp)
 {
-	uint64_t imap = modes[M_CLEAR] + modes[M_STARTTLS] + modes[M_IMPLICIT];
-	int m;
-
-	fprintf(fp, "imapwatch summary\n");
-	fprintf(fp, "  packets: %llu\n  first event: %s\n  last event: %s\n",
-	    (unsigned long long)packets, first_ts[0] ? first_ts : "-",
-	    last_ts[0] ? last_ts : "-");
-	fprintf(fp, "\nSessions (%llu IMAP, %llu other TLS)\n",
-	    (unsigned long long)imap, (unsigned long long)modes[M_TLS]);
-	for (m = 0; m < M_COUNT; m++)
-		fprintf(fp, "  %s: %llu\n", mode_name[m],
-		    (unsigned long long)modes[m]);
-	write_servers(fp);
+	write_headline(fp);
 	write_findings(fp);
+	write_servers(fp);
 	fflush(fp);
 	free_all();
 }

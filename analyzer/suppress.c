@@ -527,9 +527,11 @@ counts_object(const uint64_t *counts)
 	struct json_object *o = json_object_new_object();
 	int f;
 
+	/* only findings that occurred: a table of zeros hides the point */
 	for (f = 0; f < IW_F_COUNT; f++)
-		json_object_object_add(o, iw_finding_info(f)->id,
-		    json_object_new_uint64(counts[f]));
+		if (counts[f] != 0)
+			json_object_object_add(o, iw_finding_info(f)->id,
+			    json_object_new_uint64(counts[f]));
 	return o;
 }
 

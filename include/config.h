@@ -74,6 +74,7 @@ struct iw_sensor_config {
 	const char	*summary_file;		/* --summary[=FILE]: "-" stderr */
 	bool		 summary;
 	const char	*write_alerted;		/* --write-alerted FILE.pcap */
+	const char	*report_file;		/* --report FILE.html */
 	int		 stats_interval;	/* seconds, live */
 
 	/* the correlator's state (issue 10); fixed at start */

@@ -23,7 +23,8 @@ struct json_object;
 
 /*
  * The hook in iw_event_emit(), before the event is serialised: adds the
- * noise-control fields (suppress.h), and gives the summary the stats.
+ * noise-control fields (suppress.h), then feeds the report (report.h) and
+ * the summary if they are on, and gives the summary the stats.
  */
 void iw_event_observe(struct json_object *event);
 

@@ -65,44 +65,63 @@ def passwords():
 
 # ---- --summary ----
 
+SEVERITY = {"high": 1, "medium": 2, "low": 3}
+
+
 def parse_summary(text):
-    """Sections of the report: sessions, servers (with their fields) and
-    findings (with counts and examples)."""
+    """Sections of the report: the headline, findings (with counts and
+    examples) and servers (with their fields)."""
     s = {"sessions": {}, "servers": {}, "findings": {}, "head": {}}
     section, cur = None, None
     for line in text.splitlines():
         if not line.strip():
             continue
         if not line.startswith(" "):
-            section = line.split(" (")[0].lower()
+            section = re.split(r"[ :(]", line)[0].lower()
+            if section == "findings":
+                s["findings_line"] = line
             continue
-        if section == "imapwatch summary":
+        if section == "imapwatch":
             k, _, v = line.strip().partition(": ")
             s["head"][k] = v
-        elif section == "sessions":
-            k, _, v = line.strip().rpartition(": ")
-            s["sessions"][k] = int(v)
         elif section == "servers":
-            if not line.startswith("    "):
-                cur = s["servers"].setdefault(line.strip(), {"cert": []})
-            else:
-                k, _, v = line.strip().partition(": ")
-                if k == "certificate" and v.endswith("more seen"):
-                    cur["cert"].append(line.strip())
-                elif k == "certificate":
-                    cur["cert"].append(v)
-                else:
-                    cur[k] = v
-        elif section == "findings":
-            m = re.match(r"^  (\w+): (\d+) alerts, (\d+) suppressed, (\d+) "
-                         r"repeated \(severity ([\d-]+), ([\w-]+)\)$", line)
+            m = re.match(r"^  (\S+): (\d+) sessions? \((.*)\)$", line)
             if m:
-                cur = s["findings"].setdefault(m.group(1), {
-                    "alerts": int(m.group(2)),
-                    "suppressed": int(m.group(3)),
-                    "repeated": int(m.group(4)),
-                    "severity": m.group(5), "examples": []})
-            elif line.startswith("    "):
+                cur = s["servers"].setdefault(m.group(1), {
+                    "cert": [], "sessions": int(m.group(2)),
+                    "modes": m.group(3)})
+                continue
+            k, _, v = line.strip().partition(": ")
+            if k == "STARTTLS offered":
+                cur["STARTTLS offered"], _, ld = v.partition(
+                    "; LOGINDISABLED advertised: ")
+                cur["LOGINDISABLED advertised"] = ld
+            elif k == "TLS":
+                cur["TLS versions"], _, cur["TLS ciphers"] = \
+                    v.partition("; ")
+            elif k == "certificate" and (v.endswith("more seen") or
+                                         v.startswith("encrypted")):
+                cur["cert"].append(line.strip())
+            elif k == "certificate":
+                cur["cert"].append(v)
+            else:
+                cur[k] = v
+        elif section == "findings":
+            m = re.match(r"^  (high|medium|low) +(\w+): (\d+) alerts?"
+                         r"(?: \(severity ([\d-]+)\))?"
+                         r"(?:, (\d+) suppressed)?"
+                         r"(?:, (\d+) repeated \(once per server\))?$",
+                         line)
+            if m:
+                cur = s["findings"].setdefault(m.group(2), {
+                    "alerts": int(m.group(3)),
+                    "suppressed": int(m.group(5) or 0),
+                    "repeated": int(m.group(6) or 0),
+                    "severity": m.group(4) or str(SEVERITY[m.group(1)]),
+                    "message": None, "examples": []})
+            elif cur["message"] is None:
+                cur["message"] = line.strip()
+            else:
                 cur["examples"].append(line.strip())
     return s
 
@@ -140,10 +159,14 @@ def expected_servers(evs):
 def yes_no(vals):
     vals = vals - {None}
     if not vals:
-        return "not seen"
+        return None
     if len(vals) == 2:
         return "yes in"
     return "yes" if True in vals else "no"
+
+
+MODES = {"cleartext": "cleartext", "starttls": "STARTTLS",
+         "implicit_tls": "IMAPS"}
 
 
 def check_servers(summ, evs):
@@ -153,18 +176,20 @@ def check_servers(summ, evs):
     bad = []
     for addr, w in want.items():
         got = summ["servers"].get(addr, {})
-        n = int(got.get("sessions", "0").split()[0])
+        stls = yes_no(w["starttls"])
         checks = [
-            n == w["n"],
-            got.get("STARTTLS offered", "").startswith(yes_no(w["starttls"])),
-            got.get("LOGINDISABLED advertised", "").startswith(
+            got.get("sessions") == w["n"],
+            (got.get("STARTTLS offered") is None) if stls is None else
+            got.get("STARTTLS offered", "").startswith(stls),
+            (got.get("LOGINDISABLED advertised") is None) if stls is None
+            else got.get("LOGINDISABLED advertised", "").startswith(
                 yes_no(w["ld"])),
             got.get("TLS versions") == (", ".join(w["versions"][:6]) or
-                                        "none"),
+                                        None),
             got.get("TLS ciphers") == (", ".join(w["ciphers"][:6]) or
-                                       "none"),
-            [tuple(re.match(r"^(.*); names: .*; expires (.*); key (.*)$",
-                            c).groups())
+                                       None),
+            [tuple(re.match(r"^(.*); names: .*; expires (\S*)(?: \(.*\))?;"
+                            r" key (.*)$", c).groups())
              for c in got.get("cert", []) if "; key " in c] ==
             w["certs"][:6],
             ("certificate: %d more seen" % (len(w["certs"]) - 6) in
@@ -189,38 +214,72 @@ def check_findings(summ, evs):
        {k: len(v) for k, v in want.items()},
        "summary: alerts by finding id agree with the alert events (%d ids, "
        "%d alerts)" % (len(want), len(al)))
+    sev = {1: 0, 2: 0, 3: 0}
+    for a in al:
+        sev[a["alert"]["severity"]] += 1
+    ok(summ.get("findings_line") == "Findings: %d kinds, %d alerts (high %d,"
+       " medium %d, low %d)" % (len(got), len(al), sev[1], sev[2], sev[3]),
+       "summary: alerts by severity agree with the alert events")
     bad = []
     for fid, alerts in want.items():
         ex = []
         for a in alerts[:3]:
-            ex.append("%s  %s -> %s  user %s" % (
-                a["timestamp"], endpoint(a["src_ip"], a["src_port"]),
+            user = a.get("imap", {}).get("username")
+            ex.append("%s  %s -> %s%s" % (
+                a["timestamp"][:19].replace("T", " "),
+                endpoint(a["src_ip"], a["src_port"]),
                 endpoint(a["dest_ip"], a["dest_port"]),
-                a.get("imap", {}).get("username") or "-"))
-        if got.get(fid, {}).get("examples") != ex:
+                "  user " + user if user else ""))
+        if got.get(fid, {}).get("examples") != ex or \
+                got[fid]["message"] != alerts[0]["alert"]["message"]:
             bad.append(fid)
-    ok(not bad, "summary: the first three examples of each finding are the "
-       "first three alerts (time, client, server, username) %s" % bad)
+    ok(not bad, "summary: each finding says what it means (the alert's "
+       "message) and its first three alerts (time, client, server, "
+       "username) %s" % bad)
     st = [e for e in evs if e["event_type"] == "stats"][-1]["stats"]
-    sup = {k: v for k, v in st["sessions"]["findings_suppressed"].items()
-           if v}
+    sup = st["sessions"]["findings_suppressed"]
     ok({k: v["suppressed"] for k, v in got.items() if v["suppressed"]} ==
        sup, "summary: suppressed counts agree with the stats event %s" % sup)
+    clear = [a for a in al if a["alert"]["signature"] == "cleartext_login"
+             or (a["alert"]["signature"] == "cleartext_auth" and
+                 a["alert"]["severity"] == 1)]
+    users = []
+    for a in clear:
+        u = a.get("imap", {}).get("username")
+        if u is not None and u not in users:
+            users.append(u)
+    head = "%d login%s" % (len(clear), "" if len(clear) == 1 else "s")
+    if users:
+        head += ", users: " + ", ".join(users[:5]) + \
+            (", ..." if len(users) > 5 else "")
+    ok(summ["head"].get("passwords sent in clear") == head,
+       "summary: passwords sent in clear as the cleartext_login and "
+       "severity-1 cleartext_auth alerts say (%s)" % head)
 
 
 def check_sessions(summ, evs):
-    modes = {"cleartext": 0, "starttls": 0, "implicit_tls": 0,
-             "tls (not IMAP)": 0}
+    modes = {"cleartext": 0, "STARTTLS": 0, "IMAPS": 0, "other TLS": 0}
     for e in evs:
         if e["event_type"] == "imap":
-            modes[e["imap"]["mode"]] += 1
+            modes[MODES[e["imap"]["mode"]]] += 1
         elif e["event_type"] == "tls":
-            modes["tls (not IMAP)"] += 1
-    ok(summ["sessions"] == modes, "summary: sessions by mode agree with the "
-       "session events %s" % modes)
+            modes["other TLS"] += 1
+    imap = modes["cleartext"] + modes["STARTTLS"] + modes["IMAPS"]
+    want = "%d IMAP (%s)" % (imap, ", ".join(
+        "%s %d" % (k, v) for k, v in modes.items() if v))
+    ok(summ["head"].get("sessions") == want, "summary: sessions by mode "
+       "agree with the session events (%s)" % want)
     st = [e for e in evs if e["event_type"] == "stats"][-1]["stats"]
-    ok(summ["head"].get("packets") == str(st["capture"]["packets"]),
-       "summary: packets as the stats event says")
+    cap = st["capture"]
+    first, last = cap["first_packet"], cap["last_packet"]
+    span = "%s to %s UTC" % (first[:19].replace("T", " "),
+                             last[11:19] if last[:10] == first[:10] else
+                             last[:19].replace("T", " "))
+    got = summ["head"].get("capture", "")
+    ok(got.startswith(span) and
+       got.endswith(", %d packets" % cap["packets"]),
+       "summary: capture span and packets as the stats event says (%s)"
+       % got)
 
 
 def summary():
