@@ -290,12 +290,17 @@ def parse(lines):
 
 
 def same_memory(eve, ecs):
-    """Resident memory differs between two runs: take the ECS run's."""
+    """Resident memory differs between two runs, and so do the hash
+    tables' chain lengths (each run draws its own SipHash key): take the
+    ECS run's."""
     if eve.get("event_type") == "stats":
-        mem = ecs.get("imapwatch", {}).get("stats", {}).get("memory", {})
+        st = ecs.get("imapwatch", {}).get("stats", {})
+        mem = st.get("memory", {})
         for k in ("rss", "peak_rss"):
             if k in mem:
                 eve["stats"]["memory"][k] = mem[k]
+        if "hash_tables" in st and "hash_tables" in eve["stats"]:
+            eve["stats"]["hash_tables"] = st["hash_tables"]
 
 
 def has_usernames(events):
