@@ -25,12 +25,19 @@ WARN	 = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 	   -Wmissing-prototypes -Wno-unused-parameter
 OPT	?= -O2 -g
 SAN	?=
-CFLAGS	+= $(OPT) $(WARN) -std=gnu11 -D_GNU_SOURCE -Iinclude -I$(B)/gen \
-	   $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(SAN)
+# The engine's stages, in pipeline order (README.md, "Design"): each
+# folder holds its sources and its own headers; include/ holds what every
+# stage shares, analyzer/common/ the code behind it.  tests/layers.sh
+# (make check-layers) keeps includes and calls going one way.
+STAGES	 = analyzer/run analyzer/capture analyzer/decode analyzer/flow \
+	   analyzer/session dissectors analyzer/correlate analyzer/output
+HDR_DIRS = include $(STAGES)
+CFLAGS	+= $(OPT) $(WARN) -std=gnu11 -D_GNU_SOURCE $(HDR_DIRS:%=-I%) \
+	   -I$(B)/gen $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(SAN)
 LDLIBS	+= $(shell pkg-config --libs $(PKGS) 2>/dev/null) $(SAN)
 
 # Everything but main() goes into a library the tests link against.
-LIB_SRC	 = $(filter-out analyzer/main.c,$(wildcard analyzer/*.c)) \
+LIB_SRC	 = $(filter-out analyzer/run/main.c,$(wildcard analyzer/*/*.c)) \
 	   $(wildcard dissectors/*.c)
 LIB_OBJ	 = $(LIB_SRC:%.c=$(B)/%.o)
 GEN	 = $(B)/gen/cipher_suites.h
@@ -99,7 +106,7 @@ test-deps: deps
 imapwatch: build/imapwatch
 	cp build/imapwatch imapwatch
 
-$(B)/imapwatch: $(B)/analyzer/main.o $(B)/libimapwatch.a
+$(B)/imapwatch: $(B)/analyzer/run/main.o $(B)/libimapwatch.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(B)/libimapwatch.a: $(LIB_OBJ)
@@ -112,7 +119,7 @@ $(B)/gen/cipher_suites.h: dissectors/tls-parameters-4.csv \
 	$(PYTHON) dissectors/gen_cipher_suites.py \
 	    dissectors/tls-parameters-4.csv $@
 
-$(B)/%.o: %.c $(wildcard include/*.h dissectors/*.h) $(GEN)
+$(B)/%.o: %.c $(wildcard $(HDR_DIRS:%=%/*.h)) $(GEN)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 

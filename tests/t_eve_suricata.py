@@ -25,7 +25,7 @@ each value against what openssl or tshark says of the same bytes.
   - flow: reason one of Suricata's, tcp.state and flags against the
     truth file (tshark's flags), reason against the capture's end;
   - anomaly: each kind as schema/events.schema.json's x-eve table says,
-    and that table is analyzer/anomaly_eve.c's;
+    and that table is analyzer/output/anomaly_eve.c's;
   - the SNI with a NUL byte (a capture made here): written whole, as
     \\u0000, and never a certificate match.
 
@@ -47,7 +47,7 @@ IMAPWATCH = os.environ.get("IMAPWATCH") or os.path.join(ROOT, "imapwatch")
 SHARED = os.environ.get("IW_SHARED") or os.path.join(ROOT, "..", "shared")
 CORPUS = os.path.join(SHARED, "corpus")
 ONLY = os.environ.get("ONLY_PCAP", "")
-CLOSED_TIMEOUT, NEW_TIMEOUT, IDLE_TIMEOUT = 60, 60, 1800	# analyzer/flow.c
+CLOSED_TIMEOUT, NEW_TIMEOUT, IDLE_TIMEOUT = 60, 60, 1800	# analyzer/flow/flow.c
 
 # x509-parser 0.16 (objects.rs ABBREV_MAP), then oid-registry 0.7's short
 # names (x509, pkcs9 sets); anything else is "OID(dotted)".
@@ -291,7 +291,7 @@ def anomaly_table():
 
 
 def check_anomaly_table(table):
-    with open(os.path.join(ROOT, "analyzer", "anomaly_eve.c")) as fp:
+    with open(os.path.join(ROOT, "analyzer", "output", "anomaly_eve.c")) as fp:
         text = fp.read()
     c = re.findall(r'\{ "(\w+)", "(\w+)", "(\w+)",\s*"([\w.]+)" \}', text)
     ok(len(c) > 0 and all(table.get((l, k)) == (t, e) for l, k, t, e in c),

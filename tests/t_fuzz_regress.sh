@@ -32,7 +32,10 @@ if nm "$LIB" 2>/dev/null | grep -q ' U __asan_report'; then
 	SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
 fi
 CC=${CC:-cc}
-CF="-O1 -g -std=gnu11 -D_GNU_SOURCE -Iinclude -Idissectors -Itests/fuzz \
+# the header folders (include/ and one a stage), as the Makefile lists them
+INCS=$(make -s --no-print-directory --eval \
+    'fuzz-print-incdirs: ; @echo $(HDR_DIRS)' fuzz-print-incdirs 2>/dev/null)
+CF="-O1 -g -std=gnu11 -D_GNU_SOURCE $(for d in $INCS; do printf -- '-I%s ' "$d"; done)-Itests/fuzz \
     $(pkg-config --cflags json-c) -DFZ_SRCDIR=\"$ROOT\""
 # the libraries the Makefile links with, without its sanitizer flags
 LIBS=$(make -s --no-print-directory --eval \

@@ -304,7 +304,7 @@ def once_per_server():
 # ---- the configuration file ----
 
 def long_options():
-    src = open(os.path.join(ROOT, "analyzer", "main.c")).read()
+    src = open(os.path.join(ROOT, "analyzer", "run", "main.c")).read()
     table = src[src.index("long_options[] = {"):]
     table = table[:table.index("{ NULL, 0, NULL, 0 }")]
     return re.findall(r'\{ "([a-z0-9-]+)", (no|required|optional)_argument',

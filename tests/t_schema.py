@@ -119,7 +119,7 @@ FINDING_RE = re.compile(
 
 
 def check_findings():
-    with open(os.path.join(ROOT, "analyzer", "findings.c")) as fp:
+    with open(os.path.join(ROOT, "analyzer", "common", "findings.c")) as fp:
         code = fp.read()
     found = FINDING_RE.findall(code)
     count = re.search(r"IW_F_COUNT", open(os.path.join(

@@ -48,7 +48,7 @@ for sec in NAME SYNOPSIS DESCRIPTION OPTIONS "CONFIGURATION FILE" \
 done
 "$IW" --help >"$T/help"
 opts=$(sed -n '/long_options\[\] = {/,/{ NULL, 0, NULL, 0 }/p' \
-    analyzer/main.c | sed -n 's/^.*{ "\([a-z0-9-]*\)",.*$/\1/p')
+    analyzer/run/main.c | sed -n 's/^.*{ "\([a-z0-9-]*\)",.*$/\1/p')
 missing_man="" missing_help=""
 for o in $opts; do
 	grep -q -- "--$o" "$T/man.txt" || missing_man="$missing_man $o"
@@ -58,7 +58,7 @@ for o in $opts; do
 done
 [ -z "$missing_man" ]; ok $? "man page documents every long option$missing_man"
 [ -z "$missing_help" ]; ok $? "--help lists every long option$missing_help"
-for f in $("$IW" --help >/dev/null; sed -n 's/^ *\[IW_F_[A-Z_]*\] = { "\([a-z_]*\)".*/\1/p' analyzer/findings.c); do
+for f in $("$IW" --help >/dev/null; sed -n 's/^ *\[IW_F_[A-Z_]*\] = { "\([a-z_]*\)".*/\1/p' analyzer/common/findings.c); do
 	grep -q "^       $f (" "$T/man.txt" || echo "# $f"
 done >"$T/nofind"
 [ ! -s "$T/nofind" ]; ok $? "man page describes every finding $(tr '\n' ' ' <"$T/nofind")"

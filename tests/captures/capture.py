@@ -68,11 +68,11 @@ def sh(argv, **kw):
 # ------------------------------------------------------------------ catalogue
 
 def catalogue():
-    """Finding ids, from analyzer/findings.c (the stable catalogue)."""
-    src = open(os.path.join(ROOT, "analyzer/findings.c")).read()
+    """Finding ids, from analyzer/common/findings.c (the stable catalogue)."""
+    src = open(os.path.join(ROOT, "analyzer/common/findings.c")).read()
     ids = re.findall(r'\{\s*"([a-z0-9_]+)",\s*\d+,\s*[123],', src)
     if len(ids) < 20:
-        die("could not read the finding ids from analyzer/findings.c")
+        die("could not read the finding ids from analyzer/common/findings.c")
     return ids
 
 

@@ -20,18 +20,22 @@ LIBS=$(make -s --no-print-directory --eval \
     'fuzz-print-ldlibs: ; @echo $(LDLIBS)' fuzz-print-ldlibs 2>/dev/null)
 make -s --no-print-directory B="$COV" CC=clang OPT="-O1 -g" SAN="$FL" \
     WARN="-Wall -Wno-unused-parameter" "$COV/libimapwatch.a" >/dev/null || exit 1
-CF="-O1 -g -std=gnu11 -D_GNU_SOURCE -Iinclude -Idissectors -Itests/fuzz \
+INCS=$(make -s --no-print-directory \
+    --eval 'fuzz-print-incdirs: ; @echo $(HDR_DIRS)' fuzz-print-incdirs)
+CF="-O1 -g -std=gnu11 -D_GNU_SOURCE $(for d in $INCS; do printf -- '-I%s ' "$d"; done)-Itests/fuzz \
     $(pkg-config --cflags json-c) -DFZ_SRCDIR=\"$ROOT\" $FL"
 
 # the files each harness is about (the total line covers everything)
 files_of() {
 	case $1 in
-	packet) echo analyzer/decode.c analyzer/ipfrag.c analyzer/flow.c \
-	    analyzer/reassembly.c analyzer/session.c analyzer/engine.c ;;
-	pcapng) echo analyzer/pcapng.c ;;
+	packet) echo analyzer/decode/decode.c analyzer/decode/ipfrag.c \
+	    analyzer/flow/flow.c analyzer/flow/reassembly.c \
+	    analyzer/session/session.c analyzer/run/engine.c ;;
+	pcapng) echo analyzer/capture/pcapng.c ;;
 	imap) echo dissectors/imap.c dissectors/imap_parse.c dissectors/imap_proto.c \
 	    dissectors/imap_lex.c dissectors/imap_find.c dissectors/imap_sasl.c \
-	    dissectors/imap_compress.c dissectors/imap_report.c analyzer/session.c ;;
+	    dissectors/imap_compress.c dissectors/imap_report.c \
+	    analyzer/session/session.c ;;
 	tls) echo dissectors/tls.c dissectors/tls_hello.c dissectors/tls_report.c \
 	    dissectors/fingerprint.c dissectors/x509.c ;;
 	x509) echo dissectors/x509.c ;;

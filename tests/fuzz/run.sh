@@ -43,8 +43,13 @@ LIBS=$(make -s --no-print-directory -C "${FUZZ_SRC:-$ROOT}" \
     --eval 'fuzz-print-ldlibs: ; @echo $(LDLIBS)' fuzz-print-ldlibs 2>/dev/null) ||
     LIBS=$(pkg-config --libs libpcap openssl json-c zlib)
 SANF="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
+# the header folders (include/ and one a stage), as the Makefile lists them
+INCS=$(make -s --no-print-directory -C "$SRC" \
+    --eval 'fuzz-print-incdirs: ; @echo $(HDR_DIRS)' fuzz-print-incdirs \
+    2>/dev/null) || { echo "fuzz: cannot ask the Makefile for its header folders" >&2; exit 1; }
+[ -n "$INCS" ] || INCS="include dissectors"	# a tree from before the stages
 CF="-O1 -g -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter \
-    -I$SRC/include -I$SRC/dissectors -Itests/fuzz \
+    $(for d in $INCS; do printf -- '-I%s/%s ' "$SRC" "$d"; done)-Itests/fuzz \
     $(pkg-config --cflags json-c) -DFZ_SRCDIR=\"$ROOT\""
 mkdir -p "$BF/bin" "$BF/logs" "$BF/corpus"
 
