@@ -153,4 +153,22 @@ bool	iw_keylog_lookup(struct iw_keylog *,
  */
 int	iw_keys_protect_process(char *err, size_t errlen);
 
+/* ---- the run's key log (--keylog; tls_keylog_run.c) ---- */
+
+/*
+ * The loader of the files --keylog names, or NULL when none was ever
+ * given (then nothing decrypts and nothing is allocated).  Only the main
+ * thread calls the functions below but iw_keylog_run()/_live().
+ */
+struct iw_keylog *iw_keylog_run(void);
+/* Live capture: keys may still come, so sessions hold their records. */
+bool	iw_keylog_run_live(void);
+/* Follows the files not followed yet (a reload adds; a file no longer
+ * named stays followed until restart).  0, or -1 with err. */
+int	iw_keylog_run_files(const char *const *paths, int n, bool live,
+	    char *err, size_t errlen);
+/* Reads what the files gained; messages go to stderr. */
+void	iw_keylog_run_poll(void);
+void	iw_keylog_run_free(void);
+
 #endif /* IW_TLS_KEYS_H */

@@ -9,6 +9,7 @@
 #include "state.h"
 
 #define IW_MAX_PORTS 64
+#define IW_MAX_KEYLOGS 16
 
 enum iw_usernames {
 	IW_USERNAMES_PLAIN = 0,
@@ -57,6 +58,10 @@ struct iw_config {
 	int		n_server_names;
 	const char	*policy_file;
 	const char	*ca_file;
+
+	/* TLS key logs (--keylog): decrypt the sessions they have keys for */
+	const char	*keylogs[IW_MAX_KEYLOGS];
+	int		 n_keylogs;
 };
 
 enum iw_format {

@@ -47,6 +47,7 @@
 #include "stats.h"
 #include "summary.h"
 #include "suppress.h"
+#include "tls_keys.h"
 #include "x509.h"
 
 #define MAX_FILES	256
@@ -110,6 +111,7 @@ enum {
 	OPT_STATE, OPT_STATE_PASSWORD, OPT_STATE_PASSWORD_FILE,
 	OPT_STATE_TIMEOUT, OPT_STATE_TTL, OPT_STATE_CAP,
 	OPT_REPORT,
+	OPT_KEYLOG,
 };
 
 static const struct option long_options[] = {
@@ -160,6 +162,7 @@ static const struct option long_options[] = {
 	{ "state-ttl", required_argument, NULL, OPT_STATE_TTL },
 	{ "state-cap", required_argument, NULL, OPT_STATE_CAP },
 	{ "report", required_argument, NULL, OPT_REPORT },
+	{ "keylog", required_argument, NULL, OPT_KEYLOG },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -211,6 +214,8 @@ usage(FILE *fp)
 "  --server-names FILE   the same, one A=NAME a line (# comments)\n"
 "  --policy FILE         weak cipher suites and versions policy\n"
 "  --ca-file FILE        CA bundle to validate server certificates\n"
+"  --keylog FILE         TLS key log (SSLKEYLOGFILE format; repeatable):\n"
+"                        decrypt the sessions it has keys for\n"
 "  --bruteforce N/SECS   failed logins from one client that raise\n"
 "                        auth_bruteforce (default 10/60)\n"
 "  --suppress FILE       alerts not to write: ID|* [server=A[:P]]\n"
@@ -628,6 +633,9 @@ apply_analysis(struct settings *st, int c, const char *a, char *err,
 	case OPT_CA_FILE:
 		st->cfg.ca_file = a;
 		return 0;
+	case OPT_KEYLOG:
+		return add_list(st->cfg.keylogs, &st->cfg.n_keylogs,
+		    IW_MAX_KEYLOGS, a, "--keylog files", err, errlen);
 	case OPT_BRUTEFORCE:
 		return parse_bruteforce(&st->cfg, a, err, errlen);
 	case OPT_FORMAT:
@@ -1063,6 +1071,34 @@ use_files(struct loaded *l)
 	    run.iface != NULL);
 }
 
+/* ---- key logs ---- */
+
+static double wall_seconds(void);
+
+/* The key logs the settings name: followed (added to the run's loader)
+ * and read now.  0, or -1 with err. */
+static int
+use_keylogs(const struct settings *st, char *err, size_t errlen)
+{
+	char why[ERRLEN];
+
+	if (iw_keylog_run_files(st->cfg.keylogs, st->cfg.n_keylogs,
+	    st->iface != NULL, why, sizeof(why)) != 0)
+		return fail(err, errlen, "--keylog: %s", why);
+	iw_keylog_run_poll();
+	return 0;
+}
+
+/* Live, a client appends keys as it goes: read them once a second. */
+static void
+keylog_tick(double *next)
+{
+	if (iw_keylog_run() == NULL || wall_seconds() < *next)
+		return;
+	*next = wall_seconds() + 1;
+	iw_keylog_run_poll();
+}
+
 /* ---- start ---- */
 
 static void
@@ -1086,6 +1122,8 @@ start_settings(void)
 		die("%s", err);
 	keep_conf(conf);
 	use_files(&l);
+	if (use_keylogs(&run, err, sizeof(err)) != 0)
+		die("%s", err);
 }
 
 /* ---- reload (SIGHUP) ---- */
@@ -1175,7 +1213,7 @@ reload_settings(char *err, size_t errlen)
 	commit(&st);
 	keep_conf(conf);
 	use_files(&l);
-	return 0;
+	return use_keylogs(&run, err, errlen);
 }
 
 static void
@@ -1460,6 +1498,7 @@ run_live(struct iw_source *s)
 {
 	struct iw_rawpkt pkt;
 	double wall_last = wall_seconds(), next_stats, wall_corr = wall_last;
+	double next_keylog = wall_last + 1;
 	enum iw_next rc;
 
 	next_stats = wall_last + iw_sensor.stats_interval;
@@ -1490,6 +1529,7 @@ run_live(struct iw_source *s)
 			return false;
 		}
 		periodic_stats(s, &next_stats, wall_last);
+		keylog_tick(&next_keylog);
 	}
 	live_timer(false);
 	kernel_stats(s);
@@ -1710,5 +1750,6 @@ main(int argc, char **argv)
 	finish(&in);
 	iw_output_close();
 	free_everything(&in);
+	iw_keylog_run_free();
 	return ok ? 0 : 1;
 }
