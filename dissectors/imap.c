@@ -609,6 +609,16 @@ iw_imap_new_inner(struct iw_session *s)
 	return imap_alloc(s, true);
 }
 
+struct iw_imap *
+iw_imap_new_decrypted(struct iw_session *s)
+{
+	struct iw_imap *st = imap_alloc(s, true);
+
+	if (st != NULL)
+		st->decrypted = true;
+	return st;
+}
+
 void
 iw_imap_free(struct iw_imap *st)
 {

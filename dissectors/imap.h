@@ -16,6 +16,11 @@ struct json_object;
 
 /* An IMAP state for the plaintext carried by NULL-cipher TLS records. */
 struct iw_imap *iw_imap_new_inner(struct iw_session *);
+/* One for the application data decrypted with a key log (--keylog):
+ * what it sees is reported, credentials in it are not findings (they
+ * travelled encrypted), failed logins still count toward
+ * auth_bruteforce. */
+struct iw_imap *iw_imap_new_decrypted(struct iw_session *);
 
 /* Same contract as struct iw_dissector's data/gap/end/report. */
 size_t iw_imap_data(struct iw_imap *, enum iw_dir, const uint8_t *, size_t);

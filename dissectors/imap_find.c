@@ -37,8 +37,8 @@ imap_evidence(struct iw_imap *st, const uint8_t *tag, size_t taglen,
 		json_object_object_add(o, "command",
 		    json_object_new_string(command));
 	if (st->inner)
-		json_object_object_add(o, "inside_null_cipher_tls",
-		    json_object_new_boolean(true));
+		json_object_object_add(o, st->decrypted ? "inside_tls" :
+		    "inside_null_cipher_tls", json_object_new_boolean(true));
 	return o;
 }
 
@@ -145,6 +145,8 @@ imap_auth_raise(struct iw_imap *st, struct imap_auth *a)
 	if (a->raised)
 		return;
 	a->raised = true;
+	if (st->decrypted)
+		return;		/* they travelled encrypted */
 	if (a->cmd == C_AUTHENTICATE) {
 		sev = imap_sasl_severity(a->mech);
 		if (sev == 0)
@@ -249,6 +251,14 @@ void
 imap_caps_seen(struct iw_imap *st, const struct imap_caps *c,
     enum imap_caps_ctx ctx)
 {
+	if (st->inner && st->decrypted) {
+		/* recorded only: posture is judged in the clear */
+		if (ctx == CAPS_AFTER_LOGIN)
+			st->caps_after = *c;
+		else
+			st->caps = *c;
+		return;
+	}
 	if (st->inner)
 		return;
 	if (ctx == CAPS_AFTER_LOGIN) {

@@ -260,6 +260,7 @@ struct iw_imap {
 	struct iw_session *s;
 	struct iw_tls	*tls;
 	bool		 inner;		/* plaintext inside NULL-cipher TLS */
+	bool		 decrypted;	/* ... or decrypted with a key log */
 	uint64_t	 serial;	/* this session, for the memo */
 	uint8_t		 state;		/* enum imap_state */
 	bool		 imaps_checked;

@@ -113,14 +113,15 @@ auth_entry(const struct iw_imap *st, const struct imap_auth *a)
 	add_const(e, "status", imap_status_name(a->status));
 	if (a->codelen > 0)
 		imap_add_str(e, "code", a->code, a->codelen);
-	add_bool(e, "encrypted", false);
+	add_bool(e, "encrypted", st->decrypted);
 	add_bool(e, "sasl_ir", a->sasl_ir);
 	if (a->injected)
 		add_bool(e, "starttls_injected", true);
 	if (a->after_starttls)
 		add_bool(e, "after_starttls", true);
 	if (st->inner)
-		add_bool(e, "inside_null_cipher_tls", true);
+		add_bool(e, st->decrypted ? "inside_tls" :
+		    "inside_null_cipher_tls", true);
 	return e;
 }
 
@@ -275,6 +276,22 @@ auth_append(struct iw_imap *st, struct json_object *o)
 	json_object_put(tmp);
 }
 
+/*
+ * Decrypted with a key log: the capabilities the server announced inside
+ * TLS and whether the client asked for them again (RFC 2595 3.1: what it
+ * learnt before TLS must be forgotten).
+ */
+static void
+decrypted(struct iw_imap *st, struct json_object *in)
+{
+	add_bool(in, "decrypted", true);
+	if (st->caps.seen)
+		imap_json_caps(in, "capabilities", &st->caps);
+	if (st->caps_after.seen)
+		imap_json_caps(in, "capabilities_after_login", &st->caps_after);
+	add_bool(in, "capability_requested", st->by_cmd[C_CAPABILITY] > 0);
+}
+
 /* What a NULL-cipher TLS session carried, beside the outer "mode". */
 void
 imap_report_inner(struct iw_imap *st, struct json_object *ev)
@@ -287,6 +304,8 @@ imap_report_inner(struct iw_imap *st, struct json_object *ev)
 	auth(st, in);
 	id(st, in);
 	json_object_object_add(in, "commands", commands(st));
+	if (st->decrypted)
+		decrypted(st, in);
 	add_u64(in, "unparsed_lines", st->unparsed);
 	add_const(in, "state", imap_state_name(st->state));
 	json_object_object_add(o, "inside_tls", in);

@@ -22,7 +22,9 @@
 #include "imap.h"
 #include "session.h"
 #include "stats.h"
+#include "tls_decrypt.h"
 #include "tls_int.h"
+#include "tls_keys.h"
 
 /* Record content types (RFC 8446 5.1). */
 #define CT_CCS		20
@@ -30,6 +32,12 @@
 #define CT_HANDSHAKE	22
 #define CT_APPDATA	23
 #define CT_HEARTBEAT	24
+
+/* --keylog: records a session holds while its keys are not logged yet
+ * (live: a client writes them after its handshake), and how long in
+ * packet time; the bytes are charged to --flow-memory as well. */
+#define KEYLOG_HOLD_MAX		(256u << 10)
+#define KEYLOG_HOLD_USEC	(30 * IW_USEC)
 
 static const char *const anomaly_names[TA_COUNT] = {
 	[TA_RECORD] = "invalid_record",
@@ -44,6 +52,9 @@ static const char *const anomaly_names[TA_COUNT] = {
 	[TA_PLAINTEXT_FULL] = "null_cipher_plaintext_overflow",
 	[TA_BUDGET] = "handshake_memory_budget",
 	[TA_CHAIN_TOO_LONG] = "certificate_chain_too_long",
+	[TA_DECRYPT_AUTH] = "decryption_failed",
+	[TA_DECRYPT_GAP] = "decryption_gap",
+	[TA_DECRYPT_HOLD] = "decryption_hold_dropped",
 };
 
 void
@@ -90,6 +101,8 @@ tls_decide_app(struct iw_tls *t)
 	}
 }
 
+static const struct iw_tlsd_ops decrypt_ops;
+
 struct iw_tls *
 iw_tls_new(struct iw_session *s, enum iw_tls_origin origin)
 {
@@ -97,6 +110,12 @@ iw_tls_new(struct iw_session *s, enum iw_tls_origin origin)
 
 	if (t == NULL)
 		return NULL;
+	/* only with --keylog: without it nothing is allocated */
+	if (iw_keylog_run() != NULL &&
+	    (t->tlsd = iw_tlsd_new(&decrypt_ops, t, KEYLOG_HOLD_MAX)) == NULL) {
+		iw_flowmem_free(t);
+		return NULL;
+	}
 	t->s = s;
 	t->origin = origin;
 	t->kx_group = -1;
@@ -144,6 +163,7 @@ iw_tls_free(struct iw_tls *t)
 	iw_flowmem_charge(-(int64_t)t->x509_charge);
 	if (t->inner != NULL)
 		iw_imap_free(t->inner);
+	iw_tlsd_free(t->tlsd);
 	iw_flowmem_free(t);
 }
 
@@ -215,6 +235,38 @@ bypass_all(struct iw_tls *t)
 	iw_session_bypass(t->s, IW_TO_CLIENT);
 }
 
+/* Is this direction's content being decrypted (or about to be)? */
+static bool
+decrypting(const struct iw_tls *t, enum iw_dir dir)
+{
+	enum iw_tlsd_state st;
+
+	if (t->tlsd == NULL)
+		return false;
+	st = iw_tlsd_state(t->tlsd, dir);
+	return st == IW_TLSD_IDLE || st == IW_TLSD_ACTIVE ||
+	    st == IW_TLSD_WAITING;
+}
+
+/* Established: a direction still decrypted for the IMAP inside stays. */
+static void
+bypass_done(struct iw_tls *t)
+{
+	int dir;
+
+	if (t->tlsd == NULL || !t->is_imap) {
+		bypass_all(t);
+		return;
+	}
+	for (dir = 0; dir < 2; dir++)
+		if (!decrypting(t, dir) && !t->d[dir].bypassed) {
+			t->d[dir].bypassed = true;
+			iw_session_bypass(t->s, dir);
+		}
+	if (t->d[0].bypassed && t->d[1].bypassed)
+		t->bypassed = true;
+}
+
 /* DESIGN.md's passive rule; a NULL cipher keeps us reading plaintext. */
 static void
 check_established(struct iw_tls *t)
@@ -232,7 +284,7 @@ check_established(struct iw_tls *t)
 	}
 	/* NULL-cipher IMAP is still worth reading: it is plaintext */
 	if (t->established && !(t->null_cipher && t->is_imap))
-		bypass_all(t);
+		bypass_done(t);
 }
 
 /* ---- NULL-cipher plaintext ---- */
@@ -282,7 +334,9 @@ null_plaintext(struct iw_tls *t, enum iw_dir dir, const uint8_t *p, size_t n)
 
 	if (!t->is_imap || n == 0)
 		return;
-	if (t->inner == NULL && (t->inner = iw_imap_new_inner(t->s)) == NULL)
+	if (t->inner == NULL && (t->inner = t->tlsd != NULL &&
+	    !t->null_cipher ? iw_imap_new_decrypted(t->s) :
+	    iw_imap_new_inner(t->s)) == NULL)
 		return;
 	if (d->plain_len == 0) {
 		c = inner_feed(t, dir, p, n);
@@ -383,6 +437,10 @@ opaque_record(struct iw_tls *t, enum iw_dir dir, uint8_t type)
 		d->app_after_sh = true;
 	if (d->ccs && type != CT_CCS)
 		d->enc_after_ccs = true;
+	/* TLS <= 1.2: the client's application data after its Finished
+	 * says it went on, keys or not */
+	if (type == CT_APPDATA && dir == IW_TO_SERVER && d->ccs && !tls13(t))
+		tls_client_went_on(t);
 }
 
 /*
@@ -421,6 +479,151 @@ first_record(struct iw_tls *t, uint8_t type, const uint8_t *p, size_t n,
 		tls_decide_app(t);
 }
 
+/* ---- decryption (--keylog) ---- */
+
+static bool
+decrypt_keys(void *arg, const uint8_t random[IW_TLS_RANDOM_LEN],
+    struct iw_tls_secrets *sec)
+{
+	return iw_keylog_lookup(iw_keylog_run(), random, sec);
+}
+
+static void
+decrypt_plaintext(void *arg, enum iw_dir dir, uint8_t type,
+    const uint8_t *p, size_t n)
+{
+	struct iw_tls *t = arg;
+
+	if (!t->counted_decrypted) {
+		t->counted_decrypted = true;
+		iw_stats.tls_sessions_decrypted++;
+	}
+	switch (type) {
+	case CT_HANDSHAKE:
+		tls_handshake(t, dir, p, n);
+		break;
+	case CT_ALERT:
+		alert_record(t, dir, rd_init(p, n));
+		break;
+	case CT_APPDATA:
+		if (dir == IW_TO_SERVER)
+			tls_client_went_on(t);
+		null_plaintext(t, dir, p, n);
+		break;
+	}
+}
+
+static void
+decrypt_stopped(void *arg, enum iw_dir dir, enum iw_tlsd_state why)
+{
+	struct iw_tls *t = arg;
+	const struct iw_tlsd_counts *k = iw_tlsd_counts(t->tlsd);
+
+	switch (why) {
+	case IW_TLSD_AUTH_FAILED:
+		iw_stats.tls_records_auth_failed++;
+		tls_anomaly(t, TA_DECRYPT_AUTH);
+		break;
+	case IW_TLSD_GAP:
+		if (k->records[dir] > 0)
+			tls_anomaly(t, TA_DECRYPT_GAP);
+		break;
+	case IW_TLSD_HOLD_FULL:
+		tls_anomaly(t, TA_DECRYPT_HOLD);
+		break;
+	case IW_TLSD_NO_KEYS:
+		if (!t->counted_no_key && !t->counted_decrypted) {
+			t->counted_no_key = true;
+			iw_stats.tls_sessions_no_key++;
+		}
+		break;
+	default:
+		break;
+	}
+	/* the IMAP inside lost the rest of this direction (a TCP gap
+	 * reaches it from iw_tls_gap) */
+	if (t->inner != NULL && (why == IW_TLSD_AUTH_FAILED ||
+	    why == IW_TLSD_HOLD_FULL))
+		iw_imap_gap(t->inner, dir, 0);
+}
+
+static const struct iw_tlsd_ops decrypt_ops = {
+	decrypt_plaintext, decrypt_keys, decrypt_stopped,
+};
+
+static bool
+waiting(const struct iw_tls *t)
+{
+	return iw_tlsd_state(t->tlsd, IW_TO_SERVER) == IW_TLSD_WAITING ||
+	    iw_tlsd_state(t->tlsd, IW_TO_CLIENT) == IW_TLSD_WAITING;
+}
+
+/*
+ * Keys not in the log: reading a file, they will not come; live, look
+ * again whenever the log grew, until the hold's packet time runs out.
+ */
+static void
+keys_again(struct iw_tls *t)
+{
+	struct iw_keylog *kl = iw_keylog_run();
+	iw_time now = iw_session_now(t->s);
+	uint64_t gen;
+
+	if (!waiting(t))
+		return;
+	if (!iw_keylog_run_live()) {
+		iw_tlsd_give_up(t->tlsd);
+		return;
+	}
+	if (t->wait_since == 0) {
+		t->wait_since = now;
+		t->keylog_gen = iw_keylog_generation(kl);
+	}
+	if ((gen = iw_keylog_generation(kl)) != t->keylog_gen) {
+		t->keylog_gen = gen;
+		if (iw_tlsd_retry(t->tlsd))
+			return;
+	}
+	if (now - t->wait_since > KEYLOG_HOLD_USEC)
+		iw_tlsd_give_up(t->tlsd);
+}
+
+static void
+held_dropped(struct iw_tls *t, uint64_t before)
+{
+	uint64_t now = iw_tlsd_counts(t->tlsd)->held_dropped;
+
+	if (now > before)
+		iw_stats.tls_held_bytes_dropped += now - before;
+}
+
+/* A whole record through the decryption core; clear ones are read as
+ * they always are. */
+static size_t
+decrypt_record(struct iw_tls *t, enum iw_dir dir, uint8_t type,
+    uint16_t ver, struct iw_rd *r, uint16_t rlen)
+{
+	uint64_t dropped = iw_tlsd_counts(t->tlsd)->held_dropped;
+	bool plain = record_plain(t, dir, type);
+	enum iw_tlsd_rec res;
+	const uint8_t *body;
+
+	if (!rd_bytes(r, rlen, &body))
+		return 0;	/* the rest of the record is still to come */
+	t->d[dir].records++;
+	res = iw_tlsd_record(t->tlsd, dir, type, ver, body, rlen);
+	if (res == IW_TLSD_CLEAR && plain)
+		plain_record(t, dir, type, body, rlen);
+	else if (res == IW_TLSD_CLEAR && need_content(t, plain, type))
+		null_record(t, dir, type, body, rlen);
+	if (!plain)
+		opaque_record(t, dir, type);
+	keys_again(t);
+	held_dropped(t, dropped);
+	check_established(t);
+	return 5 + (size_t)rlen;
+}
+
 static size_t
 tls_record(struct iw_tls *t, enum iw_dir dir, const uint8_t *buf, size_t len,
     bool *stop)
@@ -453,6 +656,8 @@ tls_record(struct iw_tls *t, enum iw_dir dir, const uint8_t *buf, size_t len,
 	if (t->dropped)
 		return len;
 	d->started = true;
+	if (decrypting(t, dir))
+		return decrypt_record(t, dir, type, ver, &r, rlen);
 	plain = record_plain(t, dir, type);
 	if (!need_content(t, plain, type)) {
 		opaque_record(t, dir, type);
@@ -561,6 +766,8 @@ iw_tls_gap(struct iw_tls *t, enum iw_dir dir, uint64_t len)
 	t->gaps = true;
 	d->dead = true;
 	tls_hs_free(d);
+	if (t->tlsd != NULL)
+		iw_tlsd_gap(t->tlsd, dir);
 	if (t->inner != NULL)
 		iw_imap_gap(t->inner, dir, len);
 	if (t->d[iw_dir_other(dir)].dead)
@@ -575,6 +782,8 @@ iw_tls_end(struct iw_tls *t, enum iw_end_reason why)
 	if (t->ended)
 		return;
 	t->ended = true;
+	if (t->tlsd != NULL)
+		iw_tlsd_give_up(t->tlsd);	/* held records are wiped */
 	/* a connection that closed before the handshake completed failed;
 	 * one we stopped watching (end of input, timeout) did not */
 	if (!t->established && (why == IW_END_FIN || why == IW_END_RST))

@@ -26,6 +26,7 @@
 #define HS_CERTIFICATE		11
 #define HS_SERVER_KEY_EXCHANGE	12
 #define HS_SERVER_HELLO_DONE	14
+#define HS_FINISHED		20
 
 /* Extension types. */
 #define EXT_SNI			0
@@ -436,8 +437,26 @@ cert_keep(struct iw_tls *t, X509 *x, size_t index, struct iw_rd der)
 		X509_free(x);
 }
 
+/* The next certificate's DER in a list; a TLS 1.3 entry's extensions
+ * (OCSP, SCT) are stepped over. */
+static struct iw_rd
+next_der(struct iw_rd *list, enum tls_cert_form form)
+{
+	struct iw_rd der, ext;
+
+	if (form == TLS_CERTS_SSLV2)
+		return rd_sub(list, rd_left(list));
+	der = rd_sub(list, rd_u24(list));
+	if (form == TLS_CERTS_TLS13) {
+		ext = rd_sub(list, rd_u16(list));
+		if (ext.bad)
+			der.bad = true;
+	}
+	return der;
+}
+
 void
-tls_certificates(struct iw_tls *t, struct iw_rd list, bool sslv2)
+tls_certificates(struct iw_tls *t, struct iw_rd list, enum tls_cert_form form)
 {
 	struct iw_rd der;
 	size_t i;
@@ -447,10 +466,7 @@ tls_certificates(struct iw_tls *t, struct iw_rd list, bool sslv2)
 		return;
 	t->cert_seen = true;
 	for (i = 0; rd_left(&list) > 0; i++) {
-		if (sslv2)
-			der = rd_sub(&list, rd_left(&list));
-		else
-			der = rd_sub(&list, rd_u24(&list));
+		der = next_der(&list, form);
 		if (der.bad) {
 			tls_anomaly(t, TA_CERTIFICATE);
 			break;
@@ -481,15 +497,18 @@ tls_certificates(struct iw_tls *t, struct iw_rd list, bool sslv2)
  * declining to authenticate.
  */
 static void
-client_certificate(struct iw_tls *t, struct iw_rd m)
+client_certificate(struct iw_tls *t, struct iw_rd m, enum tls_cert_form form)
 {
-	struct iw_rd list = rd_sub(&m, rd_u24(&m)), der;
+	struct iw_rd list, der;
 	X509 *x;
 
+	if (form == TLS_CERTS_TLS13)	/* certificate_request_context */
+		(void)rd_sub(&m, rd_u8(&m));
+	list = rd_sub(&m, rd_u24(&m));
 	t->client_cert = true;
 	if (t->client_leaf != NULL || list.bad || rd_left(&list) == 0)
 		return;
-	der = rd_sub(&list, rd_u24(&list));
+	der = next_der(&list, form);
 	if (der.bad || (x = iw_x509_parse(rd_ptr(&der), rd_left(&der))) ==
 	    NULL) {
 		tls_anomaly(t, TA_CERTIFICATE);
@@ -499,17 +518,22 @@ client_certificate(struct iw_tls *t, struct iw_rd m)
 	X509_free(x);
 }
 
+/*
+ * Under TLS 1.3 a Certificate message is encrypted: it reaches here only
+ * decrypted with a key log, and has a request context before the list.
+ */
 static void
 certificate(struct iw_tls *t, enum iw_dir dir, struct iw_rd m)
 {
+	enum tls_cert_form form = tls13(t) ? TLS_CERTS_TLS13 : TLS_CERTS_TLS12;
 	struct iw_rd list;
 
-	if (tls13(t)) {
-		t->client_cert |= dir == IW_TO_SERVER;
-		return;		/* encrypted: never seen in the clear */
-	}
 	if (dir == IW_TO_SERVER) {
-		client_certificate(t, m);
+		client_certificate(t, m, form);
+		return;
+	}
+	if (form == TLS_CERTS_TLS13 && rd_sub(&m, rd_u8(&m)).bad) {
+		tls_anomaly(t, TA_CERTIFICATE);
 		return;
 	}
 	list = rd_sub(&m, rd_u24(&m));
@@ -517,7 +541,8 @@ certificate(struct iw_tls *t, enum iw_dir dir, struct iw_rd m)
 		tls_anomaly(t, TA_CERTIFICATE);
 		return;
 	}
-	tls_certificates(t, list, false);
+	t->cert_decrypted = form == TLS_CERTS_TLS13;
+	tls_certificates(t, list, form);
 }
 
 /* The key exchange's group, or the DH prime's size, from the suite. */
@@ -574,6 +599,12 @@ message(struct iw_tls *t, enum iw_dir dir, uint8_t type, struct iw_rd m)
 		break;
 	case HS_SERVER_HELLO_DONE:
 		t->shd_seen = true;
+		break;
+	case HS_FINISHED:
+		/* decrypted TLS 1.3: a server that authenticated without a
+		 * certificate resumed a session (PSK) */
+		if (tls13(t) && !t->cert_seen)
+			t->resumed = true;
 		break;
 	}
 }
@@ -788,7 +819,7 @@ sslv2_server_hello(struct iw_tls *t, struct iw_rd m)
 	t->sh_seen = true;
 	tls_server_hello_findings(t);
 	if (rd_left(&cert) > 0)
-		tls_certificates(t, cert, true);
+		tls_certificates(t, cert, TLS_CERTS_SSLV2);
 }
 
 static void

@@ -49,6 +49,9 @@ enum tls_anomaly {
 	TA_PLAINTEXT_FULL,	/* NULL-cipher plaintext the IMAP state kept */
 	TA_BUDGET,		/* all sessions' handshake buffers full */
 	TA_CHAIN_TOO_LONG,	/* more than TLS_CHAIN_MAX certificates */
+	TA_DECRYPT_AUTH,	/* --keylog: a record failed authentication */
+	TA_DECRYPT_GAP,		/* --keylog: a gap in a decrypted direction */
+	TA_DECRYPT_HOLD,	/* --keylog: records held for keys dropped */
 	TA_COUNT
 };
 
@@ -62,6 +65,7 @@ struct tls_dir {
 	bool		 enc_after_ccs;	/* an encrypted record after it */
 	bool		 app_after_sh;	/* application data after ServerHello */
 	bool		 after_cmk;	/* SSLv2: a record after CLIENT-MASTER-KEY */
+	bool		 bypassed;	/* this direction handed to bypass */
 	uint64_t	 records;
 	uint8_t		*plain;		/* NULL cipher: unconsumed plaintext */
 	size_t		 plain_len, plain_cap;
@@ -150,8 +154,20 @@ struct iw_tls {
 	struct json_object	*alerts;
 	bool			 fatal_alert;
 
-	/* NULL cipher: the IMAP inside */
+	/* NULL cipher, or decrypted (--keylog): the IMAP inside */
 	struct iw_imap		*inner;
+
+	/* decryption with the run's key log (--keylog; NULL without) */
+	struct iw_tlsd		*tlsd;
+	uint64_t		 keylog_gen;	/* key log generation looked at */
+	iw_time			 wait_since;	/* packet time keys were missed */
+	bool			 cert_decrypted; /* the leaf came decrypted */
+	bool			 counted_decrypted; /* in stats once */
+	bool			 counted_no_key;
+	/* the server's certificate failed a definite check (name, dates,
+	 * self-signed, --ca-file): a client that goes on accepted it */
+	bool			 cert_bad;
+	bool			 bad_cert_raised;
 };
 
 /* tls.c */
@@ -163,7 +179,14 @@ void tls_decide_app(struct iw_tls *);
 void tls_handshake(struct iw_tls *, enum iw_dir, const uint8_t *, size_t);
 void tls_hs_free(struct tls_dir *);
 void tls_sslv2_msg(struct iw_tls *, enum iw_dir, struct iw_rd);
-void tls_certificates(struct iw_tls *, struct iw_rd list, bool sslv2);
+/* How a Certificate message lists certificates. */
+enum tls_cert_form {
+	TLS_CERTS_TLS12,	/* u24 length, DER */
+	TLS_CERTS_SSLV2,	/* one DER, the whole list */
+	TLS_CERTS_TLS13,	/* u24 length, DER, u16 length, extensions */
+};
+void tls_certificates(struct iw_tls *, struct iw_rd list,
+    enum tls_cert_form);
 
 /* tls_report.c */
 void tls_client_hello_findings(struct iw_tls *);
@@ -172,6 +195,8 @@ void tls_cert_findings(struct iw_tls *);
 void tls_failed(struct iw_tls *, const char *why, bool by_alert);
 void tls_report_object(struct iw_tls *, struct json_object *ev);
 void tls_name_check(struct iw_tls *);
+/* The client sent application data: did it accept a bad certificate? */
+void tls_client_went_on(struct iw_tls *);
 /* Suricata's tls.version string of a version (SSLVersionToString). */
 const char *tls_eve_version(uint16_t, char buf[24]);
 /* Whether Suricata's table names it (TLSVersionValid: not 0, SSLv2). */

@@ -283,7 +283,8 @@ tls_name_check(struct iw_tls *t)
 	choose_name(t);
 	if (t->leaf == NULL) {
 		if (t->check_result == NULL && tls13(t) && t->sh_seen)
-			t->check_result = "encrypted";
+			t->check_result = t->resumed && t->tlsd != NULL ?
+			    "unchecked" : "encrypted";
 		return;
 	}
 	if (t->check_name == NULL) {
@@ -338,6 +339,7 @@ cert_trust(struct iw_tls *t)
 	if (iw_x509_verify(t->leaf, t->chain, iw_session_now(t->s) / IW_USEC,
 	    why, sizeof(why)) != 0)
 		return;
+	t->cert_bad = true;
 	ev = cert_evidence(t);
 	add_str(ev, "verify_error", why);
 	iw_alert(t->s, IW_F_CERT_UNTRUSTED, 0, ev);
@@ -368,18 +370,38 @@ tls_cert_findings(struct iw_tls *t)
 	tls_name_check(t);
 	if (!may_judge(t))
 		return;
-	if (strcmp(t->check_result, "mismatch") == 0)
+	if (strcmp(t->check_result, "mismatch") == 0) {
+		t->cert_bad = true;
 		iw_alert(t->s, IW_F_CERT_NAME_MISMATCH, 0, cert_evidence(t));
+	}
 	v = iw_x509_validity(t->leaf, iw_session_now(t->s) / IW_USEC);
+	t->cert_bad |= v == 1 || v == -1;
 	if (v == 1)
 		iw_alert(t->s, IW_F_CERT_EXPIRED, 0, cert_evidence(t));
 	else if (v == -1)
 		iw_alert(t->s, IW_F_CERT_NOT_YET_VALID, 0, cert_evidence(t));
-	if (iw_x509_self_signed(t->leaf))
+	if (iw_x509_self_signed(t->leaf)) {
+		t->cert_bad = true;
 		iw_alert(t->s, IW_F_CERT_SELF_SIGNED, 0, cert_evidence(t));
+	}
 	cert_trust(t);
 	cert_key_and_sig(t);
 	cert_changed(t);
+}
+
+/*
+ * The client sent application data after the handshake: if the server's
+ * certificate failed a definite check, the client went on with a server
+ * anyone in the path could impersonate instead of a fatal alert.
+ */
+void
+tls_client_went_on(struct iw_tls *t)
+{
+	if (!t->cert_bad || t->bad_cert_raised || !may_judge(t))
+		return;
+	t->bad_cert_raised = true;
+	iw_alert(t->s, IW_F_CLIENT_ACCEPTED_BAD_CERTIFICATE, 0,
+	    cert_evidence(t));
 }
 
 /* ---- the session's "tls" object ---- */
@@ -518,7 +540,7 @@ static const char *
 certificate_status(const struct iw_tls *t)
 {
 	if (t->leaf != NULL)
-		return "clear";
+		return t->cert_decrypted ? "decrypted" : "clear";
 	if (t->resumed)
 		return "resumed";
 	if (tls13(t) && t->sh_seen)

@@ -116,6 +116,11 @@ struct iw_stats {
 	uint64_t	sessions_dropped;	/* dissector gave up */
 	uint64_t	inflated_bytes;		/* COMPRESS=DEFLATE output */
 	uint64_t	inflate_limited;	/* directions cut at a cap */
+	/* --keylog */
+	uint64_t	tls_sessions_decrypted;	/* a record decrypted */
+	uint64_t	tls_sessions_no_key;	/* the key log had none */
+	uint64_t	tls_records_auth_failed; /* wrong or stale keys */
+	uint64_t	tls_held_bytes_dropped;	/* held for keys, dropped */
 	uint64_t	findings[IW_F_COUNT];
 
 	/* anomalies by kind ("layer.event") */

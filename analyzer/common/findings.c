@@ -100,6 +100,12 @@ static const struct iw_finding_info catalogue[IW_F_COUNT] = {
 	[IW_F_NO_SNI] = { "no_sni", 114, 3, "tls", IW_LAYER_TLS,
 	    "No server name was sent and none is configured for this server: "
 	    "its identity could not be checked" },
+	[IW_F_CLIENT_ACCEPTED_BAD_CERTIFICATE] = {
+	    "client_accepted_bad_certificate", 115, 1, "certificate",
+	    IW_LAYER_TLS,
+	    "The client went on with a server whose certificate failed a "
+	    "check (name, validity, self-signed, untrusted): anyone in the "
+	    "path could impersonate the server to it" },
 };
 
 const struct iw_finding_info *

@@ -14,6 +14,7 @@
 #include "flowmem.h"
 #include "output.h"
 #include "stats.h"
+#include "tls_keys.h"
 
 struct iw_stats iw_stats;
 
@@ -199,6 +200,19 @@ alerted_object(void)
 	return o;
 }
 
+/* --keylog only: without it the stats event is as it always was. */
+static struct json_object *
+decryption_object(void)
+{
+	struct json_object *o = json_object_new_object();
+
+	add_u64(o, "sessions_decrypted", iw_stats.tls_sessions_decrypted);
+	add_u64(o, "sessions_no_key", iw_stats.tls_sessions_no_key);
+	add_u64(o, "records_auth_failed", iw_stats.tls_records_auth_failed);
+	add_u64(o, "held_bytes_dropped", iw_stats.tls_held_bytes_dropped);
+	return o;
+}
+
 static struct json_object *
 sessions_object(void)
 {
@@ -213,6 +227,8 @@ sessions_object(void)
 	add_u64(o, "dropped", iw_stats.sessions_dropped);
 	add_u64(o, "inflated_bytes", iw_stats.inflated_bytes);
 	add_u64(o, "inflate_limited", iw_stats.inflate_limited);
+	if (iw_keylog_run() != NULL)
+		json_object_object_add(o, "decryption", decryption_object());
 	f = json_object_new_object();
 	for (i = 0; i < IW_F_COUNT; i++)
 		add_u64(f, iw_finding_info(i)->id, iw_stats.findings[i]);
