@@ -610,12 +610,17 @@ iw_imap_new_inner(struct iw_session *s)
 }
 
 struct iw_imap *
-iw_imap_new_decrypted(struct iw_session *s)
+iw_imap_new_decrypted(struct iw_session *s, bool after_starttls)
 {
 	struct iw_imap *st = imap_alloc(s, true);
 
-	if (st != NULL)
-		st->decrypted = true;
+	if (st == NULL)
+		return NULL;
+	st->decrypted = true;
+	/* RFC 3501 6.2.1: TLS after STARTTLS begins not authenticated,
+	 * with no greeting to say so */
+	if (after_starttls)
+		st->state = S_NOTAUTH;
 	return st;
 }
 

@@ -8,6 +8,8 @@
 #ifndef IW_IMAP_H
 #define IW_IMAP_H
 
+#include <stdbool.h>
+
 #include "iw.h"
 
 struct iw_session;
@@ -20,7 +22,8 @@ struct iw_imap *iw_imap_new_inner(struct iw_session *);
  * what it sees is reported, credentials in it are not findings (they
  * travelled encrypted), failed logins still count toward
  * auth_bruteforce. */
-struct iw_imap *iw_imap_new_decrypted(struct iw_session *);
+struct iw_imap *iw_imap_new_decrypted(struct iw_session *,
+    bool after_starttls);
 
 /* Same contract as struct iw_dissector's data/gap/end/report. */
 size_t iw_imap_data(struct iw_imap *, enum iw_dir, const uint8_t *, size_t);

@@ -283,8 +283,20 @@ check_established(struct iw_tls *t)
 			t->established = c->enc_after_ccs && s->enc_after_ccs;
 	}
 	/* NULL-cipher IMAP is still worth reading: it is plaintext */
-	if (t->established && !(t->null_cipher && t->is_imap))
-		bypass_done(t);
+	if (!t->established || (t->null_cipher && t->is_imap))
+		return;
+	/* a bad certificate: the client's next record tells whether it
+	 * accepted it (its records are stepped over, never copied) */
+	if (t->cert_bad && !t->client_next_seen && !tls13(t) &&
+	    !t->sslv2) {
+		if (!decrypting(t, IW_TO_CLIENT) &&
+		    !t->d[IW_TO_CLIENT].bypassed) {
+			t->d[IW_TO_CLIENT].bypassed = true;
+			iw_session_bypass(t->s, IW_TO_CLIENT);
+		}
+		return;
+	}
+	bypass_done(t);
 }
 
 /* ---- NULL-cipher plaintext ---- */
@@ -335,8 +347,8 @@ null_plaintext(struct iw_tls *t, enum iw_dir dir, const uint8_t *p, size_t n)
 	if (!t->is_imap || n == 0)
 		return;
 	if (t->inner == NULL && (t->inner = t->tlsd != NULL &&
-	    !t->null_cipher ? iw_imap_new_decrypted(t->s) :
-	    iw_imap_new_inner(t->s)) == NULL)
+	    !t->null_cipher ? iw_imap_new_decrypted(t->s,
+	    t->origin == IW_TLS_STARTTLS) : iw_imap_new_inner(t->s)) == NULL)
 		return;
 	if (d->plain_len == 0) {
 		c = inner_feed(t, dir, p, n);
@@ -437,10 +449,15 @@ opaque_record(struct iw_tls *t, enum iw_dir dir, uint8_t type)
 		d->app_after_sh = true;
 	if (d->ccs && type != CT_CCS)
 		d->enc_after_ccs = true;
-	/* TLS <= 1.2: the client's application data after its Finished
-	 * says it went on, keys or not */
-	if (type == CT_APPDATA && dir == IW_TO_SERVER && d->ccs && !tls13(t))
-		tls_client_went_on(t);
+	/* TLS <= 1.2: the client's first record after its Finished says
+	 * whether it went on (application data) or not (an alert), keys
+	 * or not */
+	if (dir == IW_TO_SERVER && d->ccs && !tls13(t) &&
+	    (type == CT_APPDATA || type == CT_ALERT)) {
+		if (type == CT_APPDATA)
+			tls_client_went_on(t);
+		t->client_next_seen = true;
+	}
 }
 
 /*

@@ -168,6 +168,8 @@ struct iw_tls {
 	 * self-signed, --ca-file): a client that goes on accepted it */
 	bool			 cert_bad;
 	bool			 bad_cert_raised;
+	bool			 client_next_seen; /* TLS <= 1.2: the client's
+						 * record after its Finished */
 };
 
 /* tls.c */
