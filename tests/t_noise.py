@@ -337,6 +337,7 @@ def every_key():
         "state-timeout": "100", "state-ttl": "leaf=3600",
         "state-cap": "authfail=100",
         "report": os.path.join(T, "all-keys.html"),
+        "keylog": owner_only("keylog", "# no keys\n"),
     }
     lines, missing = ["# every option"], []
     for name, arg in long_options():
