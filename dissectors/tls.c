@@ -603,6 +603,8 @@ keys_again(struct iw_tls *t)
 	}
 	if (now - t->wait_since > KEYLOG_HOLD_USEC)
 		iw_tlsd_give_up(t->tlsd);
+	else
+		iw_keylog_run_want();
 }
 
 static void
@@ -799,8 +801,12 @@ iw_tls_end(struct iw_tls *t, enum iw_end_reason why)
 	if (t->ended)
 		return;
 	t->ended = true;
-	if (t->tlsd != NULL)
+	if (t->tlsd != NULL) {
+		/* the keys may have been read since the last record */
+		if (waiting(t))
+			(void)iw_tlsd_retry(t->tlsd);
 		iw_tlsd_give_up(t->tlsd);	/* held records are wiped */
+	}
 	/* a connection that closed before the handshake completed failed;
 	 * one we stopped watching (end of input, timeout) did not */
 	if (!t->established && (why == IW_END_FIN || why == IW_END_RST))

@@ -9,6 +9,7 @@
  * Without --keylog nothing here is ever allocated and iw_keylog_run()
  * stays NULL: the TLS dissector behaves exactly as before.
  */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,9 @@ static struct iw_keylog *run_keylog;
 static bool run_live;
 static char *run_paths[RUN_FILES_MAX];
 static int run_n;
+/* a session waits for keys: the main thread reads the files now rather
+ * than at the next second (a short session may end before that) */
+static atomic_bool run_wanted;
 
 struct iw_keylog *
 iw_keylog_run(void)
@@ -94,6 +98,19 @@ iw_keylog_run_files(const char *const *paths, int n, bool live, char *err,
 		run_n++;
 	}
 	return 0;
+}
+
+void
+iw_keylog_run_want(void)
+{
+	atomic_store_explicit(&run_wanted, true, memory_order_relaxed);
+}
+
+bool
+iw_keylog_run_wanted(void)
+{
+	return atomic_exchange_explicit(&run_wanted, false,
+	    memory_order_relaxed);
 }
 
 void

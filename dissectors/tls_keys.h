@@ -169,6 +169,10 @@ int	iw_keylog_run_files(const char *const *paths, int n, bool live,
 	    char *err, size_t errlen);
 /* Reads what the files gained; messages go to stderr. */
 void	iw_keylog_run_poll(void);
+/* Any thread: a session waits for keys, poll soon.  The main thread:
+ * was it asked (and clear the request)? */
+void	iw_keylog_run_want(void);
+bool	iw_keylog_run_wanted(void);
 void	iw_keylog_run_free(void);
 
 #endif /* IW_TLS_KEYS_H */

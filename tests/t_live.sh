@@ -99,8 +99,12 @@ done
 ip netns exec $SRV redis-cli -p 6390 ping | grep -q PONG
 ok $? "redis-server answers on the server namespace's loopback"
 
+# the TLS clients write their keys here as they go: imapwatch reads what
+# they append (once a second), holding a session's records until then
+: >"$T/keys.log" && chmod 600 "$T/keys.log"
 ip netns exec $SRV "$IW" -i iwlive-s --flows -o "$T/events.json" \
-    -o redis://127.0.0.1:6390/imapwatch 2>"$T/iw.err" &
+    -o redis://127.0.0.1:6390/imapwatch --keylog "$T/keys.log" \
+    2>"$T/iw.err" &
 IWPID=$!
 # wait until the capture is open (its packet socket shows in the server
 # namespace, where nothing else captures), then a little for the bind
@@ -134,13 +138,14 @@ ok $? "second session (python imaplib: the LOGIN command)"
 { sleep 1; printf 'a1 LOGIN alice %s\r\n' "$PW"; sleep 0.5;
   printf 'a2 LOGOUT\r\n'; sleep 0.5; } |
     ip netns exec $CLI openssl s_client -quiet -starttls imap \
-    -connect 10.88.0.1:143 -servername imap.example.test >"$T/sclient.out" \
-    2>&1
+    -connect 10.88.0.1:143 -servername imap.example.test \
+    -keylogfile "$T/keys.log" >"$T/sclient.out" 2>&1
 grep -q "a1 OK" "$T/sclient.out"; ok $? "STARTTLS session (openssl s_client)"
 
 # implicit TLS on 993 (curl imaps://, no certificate check: test CA)
-ip netns exec $CLI curl -s -k --max-time 10 "imaps://10.88.0.1/" \
-    --user "alice:$PW" -X "CAPABILITY" >/dev/null
+ip netns exec $CLI env SSLKEYLOGFILE="$T/keys.log" curl -s -k \
+    --max-time 10 "imaps://10.88.0.1/" --user "alice:$PW" -X "CAPABILITY" \
+    >/dev/null
 ok $? "IMAPS session (curl imaps://)"
 sleep 1
 
@@ -166,7 +171,7 @@ ip netns exec $SRV redis-cli -p 6390 --raw LRANGE imapwatch 0 -1 \
 ok $? "events read back from redis"
 
 "$PY" - "$T" "$PW" "$PWD/tests/schema" <<'EOF'
-import base64, json, sys
+import base64, binascii, json, sys
 d, pw = sys.argv[1], sys.argv[2]
 sys.path.insert(0, sys.argv[3])
 import schemas
@@ -228,6 +233,29 @@ ok(st is not None and st["tls"].get("name_check", {}).get("result") in
 it = modes.get("implicit_tls")
 ok(it is not None and it["dest_port"] == 993 and
    it["tls"].get("established") is True, "IMAPS session on 993")
+
+# --keylog live: the keys came after the handshakes reached imapwatch
+ins = (st or {}).get("imap", {}).get("inside_tls", {})
+ok(ins.get("decrypted") is True and
+   [(a.get("command"), a.get("username"), a.get("status"))
+    for a in ins.get("auth", [])] == [("LOGIN", "alice", "OK")],
+   "--keylog: the LOGIN inside STARTTLS decrypted (alice, OK)")
+ins = (it or {}).get("imap", {}).get("inside_tls", {})
+ok(ins.get("decrypted") is True and
+   "CAPABILITY" in ins.get("commands", {}).get("by_name", {}),
+   "--keylog: curl's CAPABILITY inside IMAPS decrypted")
+dec = second[-1]["stats"]["sessions"].get("decryption", {})
+ok(dec.get("sessions_decrypted", 0) >= 2 and
+   dec.get("held_bytes_dropped") == 0,
+   "--keylog: stats count the decrypted sessions (%r)" % dec)
+with open("%s/keys.log" % d) as f:
+    secrets = [l.split()[2] for l in f if len(l.split()) == 3]
+allt = t1 + t2
+leak = [s for s in secrets for form in (s.lower(), s.upper(),
+        base64.b64encode(binascii.unhexlify(s)).decode().rstrip("="))
+        if form in allt]
+ok(secrets and not leak, "--keylog: none of the %d secrets in the events"
+   % len(secrets))
 
 # the redis sink has what the file sink has
 with open("%s/redis.json" % d) as f:

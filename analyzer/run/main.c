@@ -1089,13 +1089,20 @@ use_keylogs(const struct settings *st, char *err, size_t errlen)
 	return 0;
 }
 
-/* Live, a client appends keys as it goes: read them once a second. */
+/* Live, a client appends keys as it goes: read them once a second, and
+ * at once (at most every 10 ms) when a session waits for its keys. */
 static void
-keylog_tick(double *next)
+keylog_tick(double *next, double *last)
 {
-	if (iw_keylog_run() == NULL || wall_seconds() < *next)
+	double now;
+
+	if (iw_keylog_run() == NULL)
 		return;
-	*next = wall_seconds() + 1;
+	now = wall_seconds();
+	if (now < *next && (now - *last < 0.01 || !iw_keylog_run_wanted()))
+		return;
+	*next = now + 1;
+	*last = now;
 	iw_keylog_run_poll();
 }
 
@@ -1498,7 +1505,7 @@ run_live(struct iw_source *s)
 {
 	struct iw_rawpkt pkt;
 	double wall_last = wall_seconds(), next_stats, wall_corr = wall_last;
-	double next_keylog = wall_last + 1;
+	double next_keylog = wall_last + 1, last_keylog = 0;
 	enum iw_next rc;
 
 	next_stats = wall_last + iw_sensor.stats_interval;
@@ -1529,7 +1536,7 @@ run_live(struct iw_source *s)
 			return false;
 		}
 		periodic_stats(s, &next_stats, wall_last);
-		keylog_tick(&next_keylog);
+		keylog_tick(&next_keylog, &last_keylog);
 	}
 	live_timer(false);
 	kernel_stats(s);
