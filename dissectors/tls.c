@@ -241,7 +241,7 @@ decrypting(const struct iw_tls *t, enum iw_dir dir)
 {
 	enum iw_tlsd_state st;
 
-	if (t->tlsd == NULL)
+	if (t->tlsd == NULL || t->sslv2)
 		return false;
 	st = iw_tlsd_state(t->tlsd, dir);
 	return st == IW_TLSD_IDLE || st == IW_TLSD_ACTIVE ||

@@ -261,8 +261,8 @@ def check_inner(name, ev, text, refused, decrypted, wire, refused_early):
               name + ": imap.inside_tls decrypted"):
         return
     by = inner["commands"]["by_name"]
-    ok(by == dict(wire - refused_early), name + ": commands inside TLS by name as tshark "
-       "decrypts them", "%r, tshark %r" % (by, dict(wire)))
+    ok(by == dict(wire - refused_early), name + ": commands inside TLS by "
+       "name as tshark decrypts them", "%r, tshark %r" % (by, dict(wire)))
     logged = collections.Counter(c for _, c in want)
     ok(all(by.get(c, 0) >= n for c, n in logged.items()),
        name + ": every command of the client's log inside TLS is there",
@@ -469,7 +469,8 @@ def check_same_as_tls12(tmp):
                 BAD in r13.alerts[s["client_port"]] for s in
                 truth["sessions"] if s.get("client_verify") ==
                 "accepted"), "%s: with --ca-file the client that went on "
-               "is named (openssl: %s)" % (kind, (v.stdout + v.stderr).strip().splitlines()[-1][-60:]))
+               "is named (openssl: %s)" % (kind, (v.stdout + v.stderr).strip(
+                   ).splitlines()[-1][-60:]))
         ok(a == b and a[0], "%s: TLS 1.3 with keys gives the TLS 1.2 name "
            "check and certificate findings" % kind, "%r, TLS 1.2 %r" % (
                b, a))
