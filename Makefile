@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # imapwatch - passive IMAP/IMAPS analyzer.
 #
 #   make            build ./imapwatch

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * iw.h - small types every part of imapwatch shares.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * event.c - NDJSON events in EVE's shape: common fields, community id,
  * flow id, UTF-8 clean strings, usernames per --usernames, timestamps.

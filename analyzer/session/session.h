@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * session.h - one analysed TCP connection, between the reassembler and the
  * dissectors.

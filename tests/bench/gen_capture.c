@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * gen_capture - write a large synthetic capture of a realistic IMAP mix,
  * for the benchmark (tests/bench/run.sh).

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # tests/bench/run.sh - the benchmark behind `make bench`.
 #
 # Builds the capture generator, the floor (a bare libpcap loop that touches

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * atk_syn_flood.c - SYNs from random IPv4 sources and ports to one IMAP
  * server, never answered: every one opens a half-open flow that has to be
