@@ -28,8 +28,9 @@ OPT	?= -O2 -g
 SAN	?=
 # The engine's stages, in pipeline order (README.md, "Design"): each
 # folder holds its sources and its own headers; include/ holds what every
-# stage shares, analyzer/common/ the code behind it.  tests/layers.sh
-# (make check-layers) keeps includes and calls going one way.
+# stage shares, analyzer/common/ the code behind it.  make check-layers
+# (tests/t_layers.py, also in make test) keeps includes and calls going
+# one way, but for the backward uses tests/layers.allow still lists.
 STAGES	 = analyzer/run analyzer/capture analyzer/decode analyzer/flow \
 	   analyzer/session dissectors analyzer/correlate analyzer/output
 HDR_DIRS = include $(STAGES)
@@ -50,7 +51,7 @@ TOOL_BIN = $(TOOL_SRC:tests/tools/%.c=$(B)/tests/%)
 HOSTILE_SRC = $(wildcard tests/hostile/*.c)
 HOSTILE_BIN = $(B)/tests/gen_hostile
 
-.PHONY: all deps test-deps run test check unit bench bench-hostile fuzz \
+.PHONY: all deps test-deps run test check check-layers unit bench bench-hostile fuzz \
 	install clean deb
 
 all: deps
@@ -179,6 +180,9 @@ test: test-deps
 	@$(MAKE) --no-print-directory B=build-asan OPT="-O1 -g" \
 	    SAN="$(SANFLAGS)" build-asan/imapwatch unit >/dev/null
 	@tests/run.sh build build-asan
+
+check-layers: all
+	IW_BUILD=$(B) python3 tests/t_layers.py
 
 check: test
 

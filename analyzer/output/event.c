@@ -3,7 +3,6 @@
  * event.c - NDJSON events in EVE's shape: common fields, community id,
  * flow id, UTF-8 clean strings, usernames per --usernames, timestamps.
  */
-#include <arpa/inet.h>
 #include <json.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -23,41 +22,6 @@
 #include "summary.h"
 
 static const char hexdigits[] = "0123456789abcdef";
-
-const char *
-iw_addr_str(const struct iw_addr *a, char buf[IW_ADDRSTRLEN])
-{
-	if (a->family == AF_INET)
-		inet_ntop(AF_INET, a->a + 12, buf, IW_ADDRSTRLEN);
-	else
-		inet_ntop(AF_INET6, a->a, buf, IW_ADDRSTRLEN);
-	return buf;
-}
-
-int
-iw_addr_parse(const char *s, struct iw_addr *a)
-{
-	static const uint8_t v4mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-	    0xff, 0xff };
-
-	memset(a, 0, sizeof(*a));
-	if (inet_pton(AF_INET, s, a->a + 12) == 1) {
-		a->family = AF_INET;
-		memcpy(a->a, v4mapped, sizeof(v4mapped));
-		return 0;
-	}
-	if (inet_pton(AF_INET6, s, a->a) == 1) {
-		a->family = AF_INET6;
-		return 0;
-	}
-	return -1;
-}
-
-bool
-iw_addr_eq(const struct iw_addr *x, const struct iw_addr *y)
-{
-	return x->family == y->family && memcmp(x->a, y->a, 16) == 0;
-}
 
 const char *
 iw_end_reason_name(enum iw_end_reason r)
