@@ -64,12 +64,14 @@ hash_bytes(uint64_t h, const uint8_t *p, size_t n)
 /*
  * Community ID v1 (https://github.com/corelight/community-id-spec): SHA-1
  * over seed, the lower endpoint's address, the other address, protocol, a
- * pad byte and the two ports, base64.  Exposed to the tests through
- * iw_flowref_init.
+ * pad byte and the two ports, base64.  Made when an event is written, not
+ * when a flow is: most flows on a span port never have an event, and a
+ * SHA-1 for each was a tenth of a SYN flood's cost.
  */
-static void
-community_id(const struct iw_endpoints *ep, char out[40])
+void
+iw_flowref_community_id(const struct iw_flowref *f, char out[40])
 {
+	const struct iw_endpoints *ep = &f->ep;
 	const struct iw_addr *a1 = &ep->client, *a2 = &ep->server;
 	uint16_t p1 = ep->cport, p2 = ep->sport;
 	size_t alen = ep->client.family == AF_INET ? 4 : 16;
@@ -116,7 +118,6 @@ iw_flowref_init(struct iw_flowref *f, const struct iw_endpoints *ep,
 	h = mix64(h ^ (uint64_t)first_seen);
 	/* 51 bits: exact in every JSON reader (doubles), as Suricata does */
 	f->flow_id = h & ((1ULL << 51) - 1);
-	community_id(ep, f->community_id);
 }
 
 /* ---- times ---- */
@@ -305,7 +306,7 @@ struct json_object *
 iw_event_new(const char *event_type, iw_time ts, const struct iw_flowref *f)
 {
 	struct json_object *ev = json_object_new_object();
-	char tsbuf[IW_TSLEN], a[IW_ADDRSTRLEN];
+	char tsbuf[IW_TSLEN], a[IW_ADDRSTRLEN], cid[40];
 
 	if (ev == NULL)
 		return NULL;
@@ -326,8 +327,8 @@ iw_event_new(const char *event_type, iw_time ts, const struct iw_flowref *f)
 	json_object_object_add(ev, "proto", json_object_new_string("TCP"));
 	json_object_object_add(ev, "flow_id",
 	    json_object_new_uint64(f->flow_id));
-	json_object_object_add(ev, "community_id",
-	    json_object_new_string(f->community_id));
+	iw_flowref_community_id(f, cid);
+	json_object_object_add(ev, "community_id", json_object_new_string(cid));
 	return ev;
 }
 
