@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # The licence is ISC (LICENSE), the same text Debian's copyright file
 # gives, and every source file says so in an SPDX line near its top, so
 # that a file copied out of the tree keeps its terms.  Checked on the
