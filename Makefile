@@ -63,7 +63,8 @@ BUILD_DEBS = gcc make pkg-config libpcap-dev libssl-dev libjson-c-dev python3 \
 TEST_DEBS  = tshark tcpdump python3 python3-scapy python3-jsonschema \
 	     iproute2 dovecot-imapd curl openssl procps valgrind clang \
 	     libclang-rt-14-dev rsyslog redis-server logrotate groff-base \
-	     man-db systemd libcap2-bin fonts-dejavu-core chromium debootstrap
+	     man-db systemd libcap2-bin fonts-dejavu-core chromium debootstrap \
+	     tcpreplay
 RUN_DEBS   = jq
 DEB_DEBS   = build-essential dpkg-dev debhelper lintian
 
