@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * imap.c - the IMAP dissector: probing, the per-direction modes, and the
  * STARTTLS and COMPRESS hand-offs (DESIGN.md).
@@ -604,22 +605,16 @@ iw_imap_report(struct iw_imap *st, struct json_object *ev)
 }
 
 struct iw_imap *
-iw_imap_new_inner(struct iw_session *s)
-{
-	return imap_alloc(s, true);
-}
-
-struct iw_imap *
-iw_imap_new_decrypted(struct iw_session *s, bool after_starttls)
+iw_imap_new_inner(struct iw_session *s, unsigned flags)
 {
 	struct iw_imap *st = imap_alloc(s, true);
 
 	if (st == NULL)
 		return NULL;
-	st->decrypted = true;
+	st->decrypted = (flags & IW_IMAP_DECRYPTED) != 0;
 	/* RFC 3501 6.2.1: TLS after STARTTLS begins not authenticated,
 	 * with no greeting to say so */
-	if (after_starttls)
+	if (flags & IW_IMAP_AFTER_STARTTLS)
 		st->state = S_NOTAUTH;
 	return st;
 }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * imap.h - the IMAP dissector as other dissectors use it.
  *
@@ -8,22 +9,23 @@
 #ifndef IW_IMAP_H
 #define IW_IMAP_H
 
-#include <stdbool.h>
-
 #include "iw.h"
 
 struct iw_session;
 struct iw_imap;
 struct json_object;
 
-/* An IMAP state for the plaintext carried by NULL-cipher TLS records. */
-struct iw_imap *iw_imap_new_inner(struct iw_session *);
-/* One for the application data decrypted with a key log (--keylog):
- * what it sees is reported, credentials in it are not findings (they
- * travelled encrypted), failed logins still count toward
- * auth_bruteforce. */
-struct iw_imap *iw_imap_new_decrypted(struct iw_session *,
-    bool after_starttls);
+/*
+ * An IMAP state for the plaintext inside TLS: carried by NULL-cipher
+ * records (flags 0), or decrypted with a key log (--keylog,
+ * IW_IMAP_DECRYPTED): then what it sees is reported, credentials in it
+ * are not findings (they travelled encrypted), failed logins still count
+ * toward auth_bruteforce.  IW_IMAP_AFTER_STARTTLS: TLS began after
+ * STARTTLS, not authenticated and without a greeting.
+ */
+#define IW_IMAP_DECRYPTED	0x1
+#define IW_IMAP_AFTER_STARTTLS	0x2
+struct iw_imap *iw_imap_new_inner(struct iw_session *, unsigned flags);
 
 /* Same contract as struct iw_dissector's data/gap/end/report. */
 size_t iw_imap_data(struct iw_imap *, enum iw_dir, const uint8_t *, size_t);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * tls.c - the TLS dissector: record layer (TLS and SSLv2), the passive
  * completion rule, NULL-cipher plaintext, and the include/tls.h API that
@@ -338,6 +339,17 @@ inner_feed(struct iw_tls *t, enum iw_dir dir, const uint8_t *p, size_t n)
 	return done;
 }
 
+/* NULL-cipher plaintext keeps the inner state it always had; decrypted
+ * application data is marked so. */
+static unsigned
+inner_flags(const struct iw_tls *t)
+{
+	if (t->tlsd == NULL || t->null_cipher)
+		return 0;
+	return IW_IMAP_DECRYPTED |
+	    (t->origin == IW_TLS_STARTTLS ? IW_IMAP_AFTER_STARTTLS : 0);
+}
+
 static void
 null_plaintext(struct iw_tls *t, enum iw_dir dir, const uint8_t *p, size_t n)
 {
@@ -346,9 +358,8 @@ null_plaintext(struct iw_tls *t, enum iw_dir dir, const uint8_t *p, size_t n)
 
 	if (!t->is_imap || n == 0)
 		return;
-	if (t->inner == NULL && (t->inner = t->tlsd != NULL &&
-	    !t->null_cipher ? iw_imap_new_decrypted(t->s,
-	    t->origin == IW_TLS_STARTTLS) : iw_imap_new_inner(t->s)) == NULL)
+	if (t->inner == NULL && (t->inner = iw_imap_new_inner(t->s,
+	    inner_flags(t))) == NULL)
 		return;
 	if (d->plain_len == 0) {
 		c = inner_feed(t, dir, p, n);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * tls_keylog_run.c - the run's key log (--keylog FILE, repeatable): one
  * loader (tls_keylog.c) owned by the main thread, which creates it when
@@ -14,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "progress.h"
+#include "stats.h"
 #include "tls_keys.h"
 
 #define RUN_FILES_MAX	64
@@ -55,7 +56,6 @@ static void
 note(void *arg, const char *msg)
 {
 	(void)arg;
-	iw_progress_clear();
 	fprintf(stderr, "imapwatch: --keylog: %s\n", msg);
 }
 
@@ -68,6 +68,7 @@ start(char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
+	iw_stats.tls_decryption = true;		/* stats say what it did */
 	return 0;
 }
 

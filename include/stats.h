@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * stats.h - the run's counters, written as the `stats` event.
  *
@@ -116,7 +117,8 @@ struct iw_stats {
 	uint64_t	sessions_dropped;	/* dissector gave up */
 	uint64_t	inflated_bytes;		/* COMPRESS=DEFLATE output */
 	uint64_t	inflate_limited;	/* directions cut at a cap */
-	/* --keylog */
+	/* --keylog (tls_decryption: one was given) */
+	bool		tls_decryption;
 	uint64_t	tls_sessions_decrypted;	/* a record decrypted */
 	uint64_t	tls_sessions_no_key;	/* the key log had none */
 	uint64_t	tls_records_auth_failed; /* wrong or stale keys */

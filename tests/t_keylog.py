@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: ISC
 """imapwatch --keylog on the captures with key logs (pcaps/keylog/).
 
 Each pcaps/keylog/NAME.json was made by tests/captures/keylog.py from

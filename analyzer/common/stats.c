@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * stats.c - the run's counters and the `stats` event.
  */
@@ -14,7 +15,6 @@
 #include "flowmem.h"
 #include "output.h"
 #include "stats.h"
-#include "tls_keys.h"
 
 struct iw_stats iw_stats;
 
@@ -227,7 +227,7 @@ sessions_object(void)
 	add_u64(o, "dropped", iw_stats.sessions_dropped);
 	add_u64(o, "inflated_bytes", iw_stats.inflated_bytes);
 	add_u64(o, "inflate_limited", iw_stats.inflate_limited);
-	if (iw_keylog_run() != NULL)
+	if (iw_stats.tls_decryption)
 		json_object_object_add(o, "decryption", decryption_object());
 	f = json_object_new_object();
 	for (i = 0; i < IW_F_COUNT; i++)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_imap_compress.c - COMPRESS=DEFLATE (RFC 4978: "a COMPRESS
  * DEFLATE", "a OK DEFLATE active"), with both directions built here as
@@ -283,7 +284,7 @@ test_inner(void)
 	for (k = 0; k < 40; k++) {
 		th_clear();
 		ti_open(&t, "192.0.2.173", "203.0.113.73", 993);
-		in = iw_imap_new_inner(t.s);
+		in = iw_imap_new_inner(t.s, 0);
 		feed_inner(in, S2C, "* OK [CAPABILITY IMAP4rev1] ready\r\n", k);
 		feed_inner(in, C2S, "a LOGIN {5}\r\nalice {11}\r\nnull-secret\r\n",
 		    k);
@@ -322,7 +323,7 @@ test_inner(void)
 	/* the inner report creates "imap" when absent */
 	th_clear();
 	ti_open(&t, "192.0.2.174", "203.0.113.74", 993);
-	in = iw_imap_new_inner(t.s);
+	in = iw_imap_new_inner(t.s, 0);
 	feed_inner(in, C2S, "a AUTHENTICATE PLAIN AGJvYgBzd29yZGZpc2g=\r\n", 0);
 	iw_imap_gap(in, S2C, 10);
 	iw_imap_end(in, IW_END_FIN);

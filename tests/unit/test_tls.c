@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_tls.c - the TLS dissector on byte strings built here after RFC 5246,
  * RFC 8446 and the SSLv2 draft: records and handshake messages split at
@@ -419,11 +420,22 @@ test_full_12(void)
 	th_send(&t, IW_TO_SERVER, cli.b, cli.n);
 	th_send(&t, IW_TO_CLIENT, srv.b, srv.n);
 	finish_12(&t, 40);
+	/* a self-signed leaf: the client's next record says whether it
+	 * went on (client_accepted_bad_certificate) */
+	CHECK(iw_session_wants(t.s, IW_TO_SERVER) &&
+	    !iw_session_wants(t.s, IW_TO_CLIENT),
+	    "established, bad leaf: only the client's next record is awaited");
+	bfree(&cli);
+	record_fill(&cli, 23, 40, 0xaa);
+	th_send(&t, IW_TO_SERVER, cli.b, cli.n);
 	CHECK(!iw_session_wants(t.s, IW_TO_SERVER) &&
 	    !iw_session_wants(t.s, IW_TO_CLIENT),
-	    "established: both directions bypassed");
+	    "the client's application data: both directions bypassed");
 	th_end(&t, IW_END_FIN);
 	evs = th_events();
+	CHECK(th_alert(evs, "client_accepted_bad_certificate") != NULL,
+	    "client_accepted_bad_certificate: it went on with a self-signed "
+	    "leaf");
 	ev = th_first(evs, "imap");
 	CHECK(ev != NULL && strcmp(th_str(ev, "imap.mode"), "implicit_tls") ==
 	    0, "IMAPS on 993: imap event, mode implicit_tls");
