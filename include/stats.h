@@ -1,8 +1,11 @@
 /*
  * stats.h - the run's counters, written as the `stats` event.
  *
- * One global struct (the program is single-threaded); each counter is
- * incremented where the thing it counts happens.
+ * One struct a thread: each counter is incremented where the thing it
+ * counts happens, in the thread it happens in (the reader, a worker, or
+ * whichever worker's watermark let the correlator run: correlate.h).
+ * With workers, every thread's copy is added into the main thread's once
+ * they are done (iw_stats_add), before the stats event is written.
  */
 #ifndef IW_STATS_H
 #define IW_STATS_H
@@ -135,9 +138,23 @@ struct iw_stats {
 
 	iw_time		first_ts;
 	iw_time		last_ts;
+
+	/* workers (analyzer/run/workers.h): set once they are done */
+	uint32_t	workers;		/* threads; 1: inline */
+	uint64_t	worker_queue_waits;	/* the reader found a worker's
+						 * queue full and waited */
+	uint64_t	workers_flow_mem;	/* flowmem.h, the workers' */
+	uint64_t	workers_flow_mem_peak;	/* sum of their peaks */
 };
 
-extern struct iw_stats iw_stats;
+extern _Thread_local struct iw_stats iw_stats;
+
+/*
+ * Adds a thread's counters to *into: sums, except the peaks and longest
+ * chains (the largest: a peak of the sums is not known), the times (the
+ * earliest first, latest last) and the anomaly kinds (by name).
+ */
+void iw_stats_add(struct iw_stats *into, const struct iw_stats *from);
 
 /* Counts an anomaly; returns its kind's index in the table, -1 past it. */
 int iw_stats_anomaly(const char *layer, const char *event);

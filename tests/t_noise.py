@@ -336,7 +336,7 @@ def every_key():
                                                                  "x\n"),
         "state-timeout": "100", "state-ttl": "leaf=3600",
         "state-cap": "authfail=100",
-        "report": os.path.join(T, "all-keys.html"),
+        "report": os.path.join(T, "all-keys.html"), "workers": "2",
     }
     lines, missing = ["# every option"], []
     for name, arg in long_options():
