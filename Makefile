@@ -170,14 +170,19 @@ run:
 	    "page for a browser: $(RUN_OUT)/report.html"
 
 # ---- tests: normal build, then ASan+UBSan build ----
+# Each with one worker, then the capture tests again with four
+# (tests/run.sh BUILD@4), then ThreadSanitizer over four workers.
 SANFLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all \
 	   -fno-omit-frame-pointer
+TSANFLAGS = -fsanitize=thread
 
 test: test-deps
 	@$(MAKE) --no-print-directory all unit >/dev/null
 	@$(MAKE) --no-print-directory B=build-asan OPT="-O1 -g" \
 	    SAN="$(SANFLAGS)" build-asan/imapwatch unit >/dev/null
-	@tests/run.sh build build-asan
+	@$(MAKE) --no-print-directory B=build-tsan OPT="-O1 -g" \
+	    SAN="$(TSANFLAGS)" build-tsan/imapwatch unit >/dev/null
+	@tests/run.sh build build-asan build@4 build-asan@4 build-tsan
 
 check: test
 
@@ -215,7 +220,7 @@ install: all
 	    $(DESTDIR)$(DOCDIR)/
 
 clean:
-	rm -rf build build-asan build-fuzz imapwatch
+	rm -rf build build-asan build-tsan build-fuzz imapwatch
 
 # ---- a Debian package: build/imapwatch_VERSION_ARCH.deb ----
 # Built by dpkg-buildpackage (debian/, debhelper, dpkg-buildflags
@@ -233,7 +238,7 @@ DEB_MAINT   = $(shell sed -n 's/^Maintainer: //p' debian/control)
 deb:
 	$(call apt_install,$(BUILD_DEBS) $(DEB_DEBS))
 	@rm -rf $(DEB_OUT) && mkdir -p $(DEB_OUT)/src
-	@tar -c --exclude=./build --exclude=./build-asan --exclude=./build-fuzz \
+	@tar -c --exclude=./build --exclude=./build-asan --exclude=./build-tsan --exclude=./build-fuzz \
 	    --exclude=./.git --exclude=./imapwatch --exclude='*.deb' . | \
 	    tar -x -C $(DEB_OUT)/src
 	@d=$$(git log -1 --format=%cD 2>/dev/null || date -R); \

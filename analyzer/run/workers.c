@@ -135,11 +135,13 @@ worker_main(void *arg)
 		run_batch(b);
 		clock = b->clock;
 		last = b->last;
-		iw_queue_done(&w->q);
 		/* nothing it gets from now on is older than the reader's
-		 * clock when this batch was sent */
+		 * clock when this batch was sent; and before the batch is
+		 * handed back, so that a drained queue (a reload waits for
+		 * it) means this worker is not in the correlator either */
 		if (!last)
 			iw_corr_advance(w->producer, clock);
+		iw_queue_done(&w->q);
 	} while (!last);
 	iw_engine_worker_finish(clock);
 	iw_x509_thread_end();
