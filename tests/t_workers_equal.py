@@ -152,6 +152,25 @@ def write_alerted(pcap, tmp):
        % (label, len(records(files[1]))))
 
 
+def summary_and_report(pcaps, tmp):
+    """Several captures merged: --summary and --report, written from
+    the events in the correlator's order, are the same files."""
+    args = []
+    for p in pcaps:
+        args += ["-r", p]
+    out = {}
+    for n in (1, 4):
+        out[n] = (os.path.join(tmp, "summary-%d.txt" % n),
+                  os.path.join(tmp, "report-%d.html" % n))
+        subprocess.run([IMAPWATCH, "--workers", str(n)] + args +
+                       ["--summary=" + out[n][0], "--report", out[n][1],
+                        "-o", os.devnull], capture_output=True, timeout=600)
+    for i, what in enumerate(("--summary", "--report")):
+        a, b = (open(out[n][i], "rb").read() for n in (1, 4))
+        ok(a == b and len(a) > 0, "%d captures merged: %s the same with "
+           "--workers 1 and 4 (%d bytes)" % (len(pcaps), what, len(a)))
+
+
 def main():
     pcaps = captures()
     ok(len(pcaps) > 0, "captures to compare")
@@ -164,6 +183,8 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         for pcap in alerting:
             write_alerted(pcap, tmp)
+        if alerting:
+            summary_and_report(alerting, tmp)
     return iwtest.exit_status()
 
 
