@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # imapwatch - passive IMAP/IMAPS analyzer.
 #
 #   make            build ./imapwatch
@@ -27,8 +28,9 @@ OPT	?= -O2 -g
 SAN	?=
 # The engine's stages, in pipeline order (README.md, "Design"): each
 # folder holds its sources and its own headers; include/ holds what every
-# stage shares, analyzer/common/ the code behind it.  tests/layers.sh
-# (make check-layers) keeps includes and calls going one way.
+# stage shares, analyzer/common/ the code behind it.  make check-layers
+# (tests/t_layers.py, also in make test) keeps includes and calls going
+# one way, but for the backward uses tests/layers.allow still lists.
 STAGES	 = analyzer/run analyzer/capture analyzer/decode analyzer/flow \
 	   analyzer/session dissectors analyzer/correlate analyzer/output
 HDR_DIRS = include $(STAGES)
@@ -49,7 +51,7 @@ TOOL_BIN = $(TOOL_SRC:tests/tools/%.c=$(B)/tests/%)
 HOSTILE_SRC = $(wildcard tests/hostile/*.c)
 HOSTILE_BIN = $(B)/tests/gen_hostile
 
-.PHONY: all deps test-deps run test check unit bench bench-hostile fuzz \
+.PHONY: all deps test-deps run test check check-layers unit bench bench-hostile fuzz \
 	install clean deb
 
 all: deps
@@ -61,7 +63,8 @@ BUILD_DEBS = gcc make pkg-config libpcap-dev libssl-dev libjson-c-dev python3 \
 TEST_DEBS  = tshark tcpdump python3 python3-scapy python3-jsonschema \
 	     iproute2 dovecot-imapd curl openssl procps valgrind clang \
 	     libclang-rt-14-dev rsyslog redis-server logrotate groff-base \
-	     man-db systemd libcap2-bin fonts-dejavu-core chromium debootstrap
+	     man-db systemd libcap2-bin fonts-dejavu-core chromium debootstrap \
+	     tcpreplay
 RUN_DEBS   = jq
 DEB_DEBS   = build-essential dpkg-dev debhelper lintian
 
@@ -183,6 +186,9 @@ test: test-deps
 	@$(MAKE) --no-print-directory B=build-tsan OPT="-O1 -g" \
 	    SAN="$(TSANFLAGS)" build-tsan/imapwatch unit >/dev/null
 	@tests/run.sh build build-asan build@4 build-asan@4 build-tsan
+
+check-layers: all
+	IW_BUILD=$(B) python3 tests/t_layers.py
 
 check: test
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * ciphers.c - the cipher suite registry, version names and the weak-suite
  * policy (see include/ciphers.h for the policy file format).

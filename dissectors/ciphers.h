@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * ciphers.h - the IANA TLS cipher suite registry (generated at build time
  * from dissectors/tls-parameters-4.csv), SSLv2 cipher kinds, protocol

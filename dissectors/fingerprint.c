@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fingerprint.c - JA3, JA3S and JA4 (see include/fingerprint.h).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fingerprint.h - JA3 / JA3S (Salesforce, BSD-3) and JA4 (FoxIO, BSD-3) of
  * TLS hellos.  JA4S and JA4X are under the FoxIO licence and left out.

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
 """Generate cipher_suites.h from the IANA TLS Cipher Suites registry CSV.
 
     gen_cipher_suites.py tls-parameters-4.csv OUT.h

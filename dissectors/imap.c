@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * imap.c - the IMAP dissector: probing, the per-direction modes, and the
  * STARTTLS and COMPRESS hand-offs (DESIGN.md).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * imap.h - the IMAP dissector as other dissectors use it.
  *

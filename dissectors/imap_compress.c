@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * imap_compress.c - COMPRESS=DEFLATE (RFC 4978): after the tagged OK both
  * directions are raw deflate streams.  Each is inflated into a bounded

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * imap_find.c - the IMAP findings: authentication attempts and the
  * cleartext findings raised for them, and server posture from capability

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * imap_internal.h - the IMAP dissector's private state, shared by
  * imap.c (dissector glue, STARTTLS and COMPRESS hand-offs), imap_parse.c

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * imap_lex.c - the lexical layer of IMAP (RFC 9051 section 9, RFC 3501
  * section 9): command names, tag characters, tokens of one line segment,

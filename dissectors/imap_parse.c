@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * imap_parse.c - line framing for one direction of IMAP.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * imap_proto.c - what IMAP lines mean: client commands (tag matching,
  * LOGIN, AUTHENTICATE and its SASL exchange, ID, IDLE/DONE, STARTTLS,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * imap_report.c - the "imap" object of the session event (DESIGN.md):
  * what the connection showed, bounded, every wire string made valid

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * imap_sasl.c - the identity in a SASL exchange, and nothing else.
  *

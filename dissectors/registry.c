@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * registry.c - the stream dissectors, in the order their probes are asked.
  * IMAP first: a cleartext greeting is decisive; TLS second.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * tls.c - the TLS dissector: record layer (TLS and SSLv2), the passive
  * completion rule, NULL-cipher plaintext, and the include/tls.h API that

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * tls_decrypt.c - TLS record decryption with key log secrets (see
  * include/tls_decrypt.h): suites from their IANA names, the PRF and the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * tls_decrypt.h - TLS 1.0-1.3 record decryption with secrets from a key
  * log (tls_keys.h), OpenSSL only: the TLS 1.0-1.2 PRF and key block by

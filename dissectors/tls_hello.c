@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * tls_hello.c - handshake messages: reassembly across records (bounded),
  * ClientHello, ServerHello / HelloRetryRequest, Certificate,

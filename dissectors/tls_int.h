@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * tls_int.h - the TLS dissector's state, shared by its files (internal to
  * dissectors/tls*.c; here so the build tracks it like every header):

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * tls_keylog.c - the NSS key log loader and its read-only snapshots (see
  * include/tls_keys.h for the design: shards, atomic publish, retire list,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * tls_keys.h - TLS session secrets from NSS key log files (SSLKEYLOGFILE,
  * openssl s_client -keylogfile, Python's SSLContext.keylog_filename).

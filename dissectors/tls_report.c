@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * tls_report.c - the TLS findings (with the evidence beside each alert)
  * and the session's top-level "tls" object, in EVE's names.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * x509.c - certificates through OpenSSL.  We parse nothing of X.509
  * ourselves: d2i_X509 reads the DER, X509_check_host applies the name rule,

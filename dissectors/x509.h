@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * x509.h - server certificates through OpenSSL: what EVE reports of them,
  * the checks the TLS findings need (name, validity, self-signed, key size,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * config.h - the run's settings, filled once from the command line
  * (analyzer/main.c) and read everywhere else.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * digest.h - message digests fetched from OpenSSL once.
  *

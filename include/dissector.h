@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * dissector.h - what a stream dissector is: the interface between the
  * engine (analyzer/) and the protocols (dissectors/).

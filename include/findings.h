@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * findings.h - the findings catalogue (DESIGN.md): stable ids, stable
  * signature numbers, default severities.  The table is in

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * flowmem.h - memory that lives as long as a connection.
  *

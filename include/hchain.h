@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * hchain.h - the chain of one hash bucket, doubly linked so that an entry
  * leaves it in constant time (a walk from the bucket to find the entry

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * iw.h - small types every part of imapwatch shares.
  */
@@ -41,7 +42,7 @@ struct iw_endpoints {
 	uint16_t	sport;
 };
 
-/* Text form of an address, as EVE writes it (inet_ntop). */
+/* Text form of an address, as EVE writes it (inet_ntop): common/addr.c. */
 #define IW_ADDRSTRLEN 46
 const char *iw_addr_str(const struct iw_addr *, char buf[IW_ADDRSTRLEN]);
 int iw_addr_parse(const char *, struct iw_addr *);

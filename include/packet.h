@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * packet.h - a captured packet and what decode.c found in it.
  */

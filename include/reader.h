@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * reader.h - bounds-checked reads of untrusted bytes.
  *

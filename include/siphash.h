@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * siphash.h - the keyed hash of every table indexed by bytes from the
  * wire: SipHash (J.-P. Aumasson and D. J. Bernstein, "SipHash: a fast

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * stats.h - the run's counters, written as the `stats` event.
  *

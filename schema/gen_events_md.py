@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: ISC
 """Writes the README's event reference from the schema.
 
     schema/gen_events_md.py > schema/EVENTS.md      regenerate

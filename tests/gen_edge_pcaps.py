@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: ISC
 """Write the hand-built edge-case captures in pcaps/edge/ and what each must
 reassemble to.
 

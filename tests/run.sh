@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # Runs the whole suite once per build directory given (e.g. build
 # build-asan) and ends with one line: "N passed, N failed, N skipped".
 #

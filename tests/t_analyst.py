@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: ISC
 """For analysts on a pcap: --summary checked against the events of the
 same run, the progress line (on a pseudo-terminal, never elsewhere),
 several -r files merged by packet time (a capture split in two gives the

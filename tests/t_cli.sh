@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # The command line, tcpdump-style: good and bad inputs.  Every bad input
 # gives one clear line on stderr, a non-zero exit and nothing on stdout; a
 # capture damaged midway is analysed as far as it reads, exit 0.

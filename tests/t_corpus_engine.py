@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
 """The engine against real captures nobody here wrote.
 
 For every capture in ../shared/corpus (read in place, never copied):

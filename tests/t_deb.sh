@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # The Debian package.  `make deb` builds it with Debian's tools and
 # lintian finds no error or warning; what it holds is checked from the
 # outside (the binary's hardening with readelf, conffiles, the unit,

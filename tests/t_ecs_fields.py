@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: ISC
 """--format ecs against ECS's own field definitions.
 
 The npm package @elastic/ecs, pinned to the ECS version we declare

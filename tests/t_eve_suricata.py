@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: ISC
 """EVE as Suricata writes it: the encodings Suricata's schema cannot say.
 
 Every EVE event of every test run is validated against Suricata's own

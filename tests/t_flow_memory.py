@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: ISC
 """--flow-memory: all that connections hold together is bounded.
 
 A hostile peer can open many connections that each make the sensor keep

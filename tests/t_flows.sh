@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # The flow table: the cap with the oldest idle flow evicted, idle timeouts
 # on packet time, and memory that grows with the flows present rather than
 # with the cap.

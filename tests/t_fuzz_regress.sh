@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # Replays the fuzzers' saved inputs through the build under test ($IW_BUILD:
 # the normal build, then the ASan+UBSan one): every regression input
 # (tests/fuzz/regress/<harness>/), every crash not yet turned into one

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: ISC
 """Hostile streams (issue 9, attacks 3 to 6): structure, never time.
 
 The captures come from $IW_BUILD/tests/gen_hostile (tests/hostile/), at

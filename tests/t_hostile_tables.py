@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: ISC
 """Issue 9, attacks 1, 2, 7, 8 and 9: structure, never time.
 
   1. Flow-table hash flooding.  gen_hostile's flow_hash capture: SYNs

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
 """IMAP sessions of the public corpus against tshark's IMAP view.
 
 For every connection the truth files (../shared/corpus/truth, tshark 4.0)

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: ISC
 """Our TLS decryption against tshark's, on the captures with key logs.
 
 For every pcaps/keylog/NAME.json (made by tests/captures/keylog.py from

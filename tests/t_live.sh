@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # End to end, live: a veth pair between two network namespaces made here
 # (iwlive-srv 10.88.0.1, iwlive-cli 10.88.0.2), a real dovecot (cleartext
 # and STARTTLS on 143, IMAPS on 993) and a real redis-server in one, real

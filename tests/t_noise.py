@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: ISC
 """Noise control on real captures: --suppress (by finding id, server,
 client, user), --alert-once-per-server, and the --config file with the
 command line winning over it.

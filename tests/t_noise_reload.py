@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: ISC
 """SIGHUP reload, deterministic: imapwatch reads a real capture from a slow
 pipe (-r -); the test writes the packets of the first session, sends HUP
 after changing the configuration and suppression files, and writes the

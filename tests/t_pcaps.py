@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: ISC
 """Golden test: imapwatch on the project's own captures of real software.
 
 For every pcaps/NAME.expect.json (made by tests/captures/make-captures.sh,

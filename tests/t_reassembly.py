@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: ISC
 """The engine against the hand-built edge cases in pcaps/edge/.
 
 For each pcaps/edge/NAME.expect.json (written by tests/gen_edge_pcaps.py,

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: ISC
 """--report FILE.html in a real browser (headless Chromium, run as a
 program: a fresh profile, the DOM it built dumped with --dump-dom, its
 console read from its log, a screenshot kept under $IW_BUILD/report/).

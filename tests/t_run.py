@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: ISC
 """`make run`, the first thing a newcomer types: at most 60 lines
 (standard output and error together), every finding the chosen captures
 hold named, and the summary true of them merged (the findings of the

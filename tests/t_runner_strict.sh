@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # tests/run.sh is strict: run on a tree of one tiny test file at a time
 # (a copy of run.sh, rules written here, a stub schema check), it must
 # fail the run when that file dies mid-way, exits non-zero, times out,

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: ISC
 """The event schema as a contract (schema/).
 
   1. Both schemas are valid JSON Schema (draft 2020-12), and strict: a few

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: ISC
 """Running as a sensor: live capture in a network namespace made here,
 -Z, --pidfile, periodic stats, SIGHUP reload and reopen (also through the
 contrib logrotate snippet), --write-alerted live, SIGTERM.

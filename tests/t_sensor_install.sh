@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # `make install` into a DESTDIR, and what it installs: the binary, the man
 # page (rendered without a warning, every option documented, as --help
 # lists them), the contrib files under share/doc with the unit's ExecStart

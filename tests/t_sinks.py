@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: ISC
 """The -o sinks against real collectors, all on loopback.
 
 A real rsyslogd (UDP, TCP and a Unix socket input, each message written

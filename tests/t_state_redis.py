@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: ISC
 """The correlator's memory in a real redis-server (Debian's), started here
 on a Unix socket and 127.0.0.1 with a random port, no persistence.
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
 """TLS on the shared corpus: imapwatch --all-tls against tshark.
 
 For every TCP connection of ../shared/corpus whose truth file

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # Valgrind's memcheck over representative runs of the normal build: no
 # invalid read or write, no use of uninitialised memory, no leak.  (The
 # ASan+UBSan pass runs LeakSanitizer over the whole suite; valgrind also

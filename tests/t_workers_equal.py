@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: ISC
 """Workers: the same input gives the same events whatever their number.
 
 Every capture of pcaps/ (all subfolders) and of the shared corpus, with

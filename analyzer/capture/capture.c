@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * capture.c - packet sources: libpcap for files, standard input and live
  * interfaces; our pcapng reader for pcapng files mixing link types.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * capture.h - where packets come from: saved captures (pcap, pcapng, also
  * on standard input) and live interfaces, through libpcap; pcapng files

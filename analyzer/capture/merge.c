@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * merge.c - a k-way merge of capture files by packet time.
  *

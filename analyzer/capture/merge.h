@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * merge.h - several capture files read as one: packets in time order
  * across the files (a k-way merge, as mergecap does), so captures taken

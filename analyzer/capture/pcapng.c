@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * pcapng.c - a small pcapng reader for the files libpcap 1.10 refuses:
  * those whose interfaces have different link types (an Ethernet interface

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * progress.c - the progress line of -r runs on a terminal.
  *

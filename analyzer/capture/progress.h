@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * progress.h - a progress line on standard error while reading capture
  * files, only when standard error is a terminal: bytes read, percentage

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * digest.c - see digest.h.  The fetched digests are kept until exit
  * (reachable, three of them).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * findings.c - the findings catalogue of DESIGN.md.  Ids and signature
  * numbers are stable: SIEM rules key on them.  IMAP findings are numbered

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * flowmem.c - counted allocations for per-connection state.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * siphash.c - SipHash-c-d as the paper describes it (section 2), and the
  * process key of the tables (see siphash.h).

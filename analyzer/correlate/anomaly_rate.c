@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * anomaly_rate.c - see anomaly_rate.h.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * anomaly_rate.h - how many anomaly events of one kind the process may
  * write, in packet time.

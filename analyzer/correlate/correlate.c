@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * correlate.c - the one ordered correlator (see correlate.h).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * correlate.h - the one ordered correlator.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * memo.c - bounded LRU maps for facts kept across sessions.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * memo.h - a bounded memory of small facts across sessions: which servers
  * offered STARTTLS, failed logins per client, the leaf key a server showed.

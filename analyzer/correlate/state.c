@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * state.c - the front of the correlator's state (state.h): every
  * operation is applied to memory, and to Redis when one is configured and

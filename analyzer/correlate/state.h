@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * state.h - the correlator's memory: what it knows across sessions, behind
  * one small interface with two back ends (in the spirit of OpenSMTPD's

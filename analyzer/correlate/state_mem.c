@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * state_mem.c - the in-process back end of the correlator's state: two
  * bounded LRU memos (memo.c) a kind.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * state_redis.c - the correlator's state in Redis, shared by every sensor
  * that names the same server and prefix, and kept across restarts.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * suppress.c - noise control: the --suppress rules, --alert-once-per-server
  * and the notes that tell the session and stats events what was held back.

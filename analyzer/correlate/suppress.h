@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * suppress.h - noise control: the --suppress rules, --alert-once-per-server,
  * and what the session and stats events say about alerts not written.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * decode.c - from a captured frame to a TCP segment.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * ipfrag.c - IPv4 and IPv6 fragment reassembly, as Linux does it.
  *

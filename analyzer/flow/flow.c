@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * flow.c - the table of TCP connections.
  *

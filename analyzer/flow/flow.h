@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * flow.h - TCP connections: the flow table (flow.c) and each direction's
  * reassembly state (reassembly.c).

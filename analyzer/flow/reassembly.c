@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * reassembly.c - each direction of a TCP connection as an ordered byte
  * stream.

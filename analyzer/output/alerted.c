@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * alerted.c - --write-alerted: the packets of the connections that raised
  * an alert, as a pcap file (see alerted.h for the two ways it works).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * alerted.h - --write-alerted FILE.pcap: every packet of every connection
  * that raised an alert (an alert written, not one suppressed or folded).

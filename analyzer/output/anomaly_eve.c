@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * anomaly_eve.c - our anomaly kinds as Suricata's EVE anomaly object
  * (src/output-json-anomaly.c): "type" decode, stream or applayer;

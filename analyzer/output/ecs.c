@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * ecs.c - --format ecs: an event built in EVE's shape is translated into
  * the Elastic Common Schema (8.x) just before it is written.

@@ -1,8 +1,8 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * event.c - NDJSON events in EVE's shape: common fields, community id,
  * flow id, UTF-8 clean strings, usernames per --usernames, timestamps.
  */
-#include <arpa/inet.h>
 #include <json.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -22,41 +22,6 @@
 #include "summary.h"
 
 static const char hexdigits[] = "0123456789abcdef";
-
-const char *
-iw_addr_str(const struct iw_addr *a, char buf[IW_ADDRSTRLEN])
-{
-	if (a->family == AF_INET)
-		inet_ntop(AF_INET, a->a + 12, buf, IW_ADDRSTRLEN);
-	else
-		inet_ntop(AF_INET6, a->a, buf, IW_ADDRSTRLEN);
-	return buf;
-}
-
-int
-iw_addr_parse(const char *s, struct iw_addr *a)
-{
-	static const uint8_t v4mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-	    0xff, 0xff };
-
-	memset(a, 0, sizeof(*a));
-	if (inet_pton(AF_INET, s, a->a + 12) == 1) {
-		a->family = AF_INET;
-		memcpy(a->a, v4mapped, sizeof(v4mapped));
-		return 0;
-	}
-	if (inet_pton(AF_INET6, s, a->a) == 1) {
-		a->family = AF_INET6;
-		return 0;
-	}
-	return -1;
-}
-
-bool
-iw_addr_eq(const struct iw_addr *x, const struct iw_addr *y)
-{
-	return x->family == y->family && memcmp(x->a, y->a, 16) == 0;
-}
 
 const char *
 iw_end_reason_name(enum iw_end_reason r)
@@ -99,12 +64,14 @@ hash_bytes(uint64_t h, const uint8_t *p, size_t n)
 /*
  * Community ID v1 (https://github.com/corelight/community-id-spec): SHA-1
  * over seed, the lower endpoint's address, the other address, protocol, a
- * pad byte and the two ports, base64.  Exposed to the tests through
- * iw_flowref_init.
+ * pad byte and the two ports, base64.  Made when an event is written, not
+ * when a flow is: most flows on a span port never have an event, and a
+ * SHA-1 for each was a tenth of a SYN flood's cost.
  */
-static void
-community_id(const struct iw_endpoints *ep, char out[40])
+void
+iw_flowref_community_id(const struct iw_flowref *f, char out[40])
 {
+	const struct iw_endpoints *ep = &f->ep;
 	const struct iw_addr *a1 = &ep->client, *a2 = &ep->server;
 	uint16_t p1 = ep->cport, p2 = ep->sport;
 	size_t alen = ep->client.family == AF_INET ? 4 : 16;
@@ -151,7 +118,6 @@ iw_flowref_init(struct iw_flowref *f, const struct iw_endpoints *ep,
 	h = mix64(h ^ (uint64_t)first_seen);
 	/* 51 bits: exact in every JSON reader (doubles), as Suricata does */
 	f->flow_id = h & ((1ULL << 51) - 1);
-	community_id(ep, f->community_id);
 }
 
 /* ---- times ---- */
@@ -340,7 +306,7 @@ struct json_object *
 iw_event_new(const char *event_type, iw_time ts, const struct iw_flowref *f)
 {
 	struct json_object *ev = json_object_new_object();
-	char tsbuf[IW_TSLEN], a[IW_ADDRSTRLEN];
+	char tsbuf[IW_TSLEN], a[IW_ADDRSTRLEN], cid[40];
 
 	if (ev == NULL)
 		return NULL;
@@ -361,8 +327,8 @@ iw_event_new(const char *event_type, iw_time ts, const struct iw_flowref *f)
 	json_object_object_add(ev, "proto", json_object_new_string("TCP"));
 	json_object_object_add(ev, "flow_id",
 	    json_object_new_uint64(f->flow_id));
-	json_object_object_add(ev, "community_id",
-	    json_object_new_string(f->community_id));
+	iw_flowref_community_id(f, cid);
+	json_object_object_add(ev, "community_id", json_object_new_string(cid));
 	return ev;
 }
 

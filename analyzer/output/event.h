@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * event.h - building and writing NDJSON events (EVE's shape) with json-c.
  *

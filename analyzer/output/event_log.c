@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * event_log.c - IW_EVENT_LOG=DIR: every event is also appended, as
  * written, to DIR/<program>-<pid>.ndjson.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * event_read.c - reading events back (event_read.h).
  */

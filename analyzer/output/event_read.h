@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * event_read.h - reading events back: the helpers of the consumers that
  * build reports for people from the events as they are emitted (summary.c,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * outfile.c - the one way imapwatch creates a file (include/outfile.h).
  */

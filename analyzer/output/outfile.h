@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * outfile.h - every file imapwatch creates is opened here: -o files,
  * --write-alerted, --summary=FILE, --pidfile, the IW_EVENT_LOG copies,

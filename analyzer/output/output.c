@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * output.c - the -o outputs: parsing their specs, handing every event to
  * each, the tick that keeps socket sinks moving, the drain at exit and

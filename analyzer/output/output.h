@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * output.h - where event lines go (-o, repeatable).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * report.c - --report FILE.html, built from the events (report.h).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * report.h - --report FILE.html: one self-contained HTML page for an
  * incident handler ("were mail passwords exposed, and which servers are

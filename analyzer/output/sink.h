@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * sink.h - the outputs behind output.h: one struct for every kind, the
  * bounded event queue of the socket sinks, and the pieces each kind adds

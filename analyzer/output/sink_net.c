@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * sink_net.c - the socket sinks: syslog (local, UDP, TCP), Unix stream and
  * datagram sockets, and the connection side of Redis.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * sink_queue.c - the bounded FIFO of a socket sink.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * sink_redis.c - Redis through hiredis's non-blocking API, as Suricata's
  * redis output: RPUSH (or LPUSH) each event to a list, or PUBLISH it to

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * sink_syslog.c - the RFC 5424 header of a syslog sink:
  *

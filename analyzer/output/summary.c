@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * summary.c - the --summary report, from the events as they are emitted.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * summary.h - --summary[=FILE]: a report for a person, written after the
  * run, built only from the events as they are emitted (what the SIEM saw

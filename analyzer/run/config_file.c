@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * config_file.c - reading the --config file into key/value entries.
  */

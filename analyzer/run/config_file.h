@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * config_file.h - the --config file: "key = value" lines whose keys are
  * the long options' names ("interface = eth1", "flows", "flows = yes",

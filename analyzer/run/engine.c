@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * engine.c - the per-packet path: decode, find the flow, reassemble.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * engine.h - one packet at a time through decode, the flow table and
  * reassembly; the clock that drives timeouts is the packets' own.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * main.c - the command line (tcpdump-style, plus a configuration file
  * holding the same long options), the run loops, and the sensor's life:

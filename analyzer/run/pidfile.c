@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * pidfile.c - the pid file of a sensor run.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * queue.h - a bounded queue of fixed slots between one producer thread
  * and one consumer thread (the reader and a worker).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * workers.c - see workers.h.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * workers.h - packets spread over worker threads, reading files or stdin.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * session.h - one analysed TCP connection, between the reassembler and the
  * dissectors.
@@ -27,12 +28,14 @@ struct json_object;
 struct iw_flowref {
 	struct iw_endpoints	ep;
 	uint64_t		flow_id;
-	char			community_id[40];	/* "1:" + base64 */
 };
 
-/* Fills flow_id and community_id from ep and the first packet's time. */
+/* Fills ep and flow_id from ep and the first packet's time. */
 void iw_flowref_init(struct iw_flowref *, const struct iw_endpoints *,
     iw_time first_seen);
+
+/* The connection's Community ID v1 ("1:" + base64, NUL-terminated). */
+void iw_flowref_community_id(const struct iw_flowref *, char out[40]);
 
 struct iw_session;
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * floor - the benchmark's floor: a bare libpcap read loop that touches
  * every captured byte and does nothing else.

@@ -1,8 +1,9 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * gen_capture - write a large synthetic capture of a realistic IMAP mix,
  * for the benchmark (tests/bench/run.sh).
  *
- *	gen_capture -s SIZE -o FILE [-S seed] [-c min] [-C max] [-q]
+ *	gen_capture -s SIZE -o FILE [-S seed] [-c min] [-C max] [-m clear] [-q]
  *	gen_capture -V
  *
  * SIZE is a byte count with an optional K, M or G suffix (powers of 1000):
@@ -22,6 +23,11 @@
  *    IMAP conversation as application-data records of random bytes;
  *  - IMAPS on 993: the same without the cleartext prefix, half of them
  *    TLS 1.3 (ServerHello with supported_versions 0x0304).
+ *
+ * With -m clear, every session is cleartext IMAP that only checks for new
+ * mail (UID FETCH of flags, 10 to 120 lines an answer): the mix where the
+ * analysis of lines, not the reading of bytes, is the work (the
+ * benchmark's measure of what workers gain).
  *
  * The mix is about 40 % cleartext, 30 % STARTTLS and 30 % IMAPS by bytes;
  * about 0.1 % of data segments are retransmitted or sent out of order.  The
@@ -79,6 +85,7 @@
 enum sess_kind { SESS_CLEAR = 0, SESS_STARTTLS, SESS_IMAPS, SESS_NKINDS };
 
 static const double share[SESS_NKINDS] = { 0.40, 0.30, 0.30 };
+static int clear_only;		/* -m clear */
 static const char *const kind_name[SESS_NKINDS] = {
 	"imap_cleartext", "imap_starttls", "imap_implicit_tls"
 };
@@ -994,7 +1001,7 @@ imap_conversation(struct conn *c, const char *caps, uint64_t budget)
 	    1700000000u + rnd_below(50000000), uidnext,
 	    rnd_range(1000, 900000), t);
 
-	if (rnd_below(10) < 3 || budget < 20000) {
+	if (clear_only || rnd_below(10) < 3 || budget < 20000) {
 		/* A client checking for new mail: flags only. */
 		k = rnd_range(10, 120);
 		t = next_tag(c);
@@ -1937,7 +1944,7 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: gen_capture -s size[K|M|G] -o file "
-	    "[-S seed] [-c min_conc] [-C max_conc] [-q]\n"
+	    "[-S seed] [-c min_conc] [-C max_conc] [-m clear] [-q]\n"
 	    "       gen_capture -V\n");
 	exit(2);
 }
@@ -1948,6 +1955,8 @@ pick_kind(void)
 	int k, best = 0;
 	double r, rb = 0;
 
+	if (clear_only)
+		return SESS_CLEAR;
 	if (rnd_below(5) == 0)
 		return (int)rnd_below(SESS_NKINDS);
 	for (k = 0; k < SESS_NKINDS; k++) {
@@ -1971,13 +1980,18 @@ main(int argc, char *argv[])
 	double ratio;
 	int ch, quiet = 0, stop_new = 0, k, has2;
 
-	while ((ch = getopt(argc, argv, "c:C:o:qs:S:V")) != -1) {
+	while ((ch = getopt(argc, argv, "c:C:m:o:qs:S:V")) != -1) {
 		switch (ch) {
 		case 'c':
 			cmin = parse_uint(optarg, 1, 100000);
 			break;
 		case 'C':
 			cmax = parse_uint(optarg, 1, 100000);
+			break;
+		case 'm':
+			if (strcmp(optarg, "clear") != 0)
+				usage();
+			clear_only = 1;
 			break;
 		case 'o':
 			out_path = optarg;

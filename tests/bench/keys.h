@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * keys.h - fixed keys for gen_capture's synthetic certificate chain.
  *

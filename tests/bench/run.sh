@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # tests/bench/run.sh - the benchmark behind `make bench`.
 #
 # Builds the capture generator, the floor (a bare libpcap loop that touches
@@ -9,7 +10,16 @@
 #
 #	floor FILE
 #	./imapwatch -r FILE -o /dev/null		(and with --flows)
+#	./imapwatch --workers 1 / --workers 2		(when it has --workers)
 #	tshark -r FILE -q -z io,phs
+#
+# on three mixes a size: "imap" (gen_capture: cleartext, STARTTLS and
+# IMAPS sessions fetching whole messages; bytes dominate), "span"
+# (../shared/bench/gen_span_mix.py: a span port where IMAP is a few % of
+# HTTPS, HTTP, SSH and DNS) and "clear" (gen_capture -m clear: cleartext
+# IMAP checking for new mail, many short sessions of many lines; analysis
+# dominates: where workers show what they gain).  A plot of throughput
+# against workers a mix goes to build/bench/throughput.svg.
 #
 # and prints wall time, MB/s (10^6 bytes of file a second), packets/s,
 # peak RSS and throughput relative to the floor, with the targets of
@@ -20,6 +30,7 @@
 # Environment:
 #	BENCH_DIR=/var/tmp/imapwatch-bench	scratch directory for captures
 #	BENCH_SIZES="200M 2G"			capture sizes (K/M/G = 10^3/6/9)
+#	BENCH_MIXES="imap span clear"		which mixes
 #	BENCH_REPS=N				runs of each program a size
 #						(default 9 below 1 GB, tshark 3;
 #						5 above, tshark once)
@@ -36,6 +47,10 @@ ROOT=$PWD
 OUT=$ROOT/build/bench
 DIR=${BENCH_DIR:-/var/tmp/imapwatch-bench}
 SIZES=${BENCH_SIZES:-"200M 2G"}
+MIXES=${BENCH_MIXES:-"imap span clear"}
+SPAN_GEN=${IW_SHARED:-$ROOT/../shared}/bench/gen_span_mix.py
+# the span mix's frames average about 750 bytes (1.5 GB for 2 M packets)
+SPAN_BYTES_PER_PACKET=750
 SEED=${BENCH_SEED:-1}
 CC=${CC:-cc}
 CFLAGS="-O2 -g -Wall -Wextra -std=gnu11"
@@ -68,17 +83,27 @@ bytes_of() {	# 200M -> 200000000
 	echo $((n * m))
 }
 
+for m in $MIXES; do
+	case $m in imap|span|clear) ;; *) die "unknown mix in BENCH_MIXES: $m" ;; esac
+done
+if [[ " $MIXES " == *" span "* ]]; then
+	[ -f "$SPAN_GEN" ] || die "the span mix needs $SPAN_GEN (../shared/bench)"
+	command -v python3 >/dev/null || die "the span mix needs python3"
+fi
+
 mkdir -p "$DIR" "$DIR/logs" || die "cannot create $DIR"
 case $DIR in "$ROOT"/*|/work/shared*) die "BENCH_DIR must be outside the repository and /work/shared" ;; esac
 
-# A capture is reused when its summary says the same generator, seed and
-# target, and the file has the size the summary gives.
-capture_ok() {	# file target
-	local f=$1 t=$2 sum
-	[ -f "$f" ] && [ -f "$f.summary" ] || return 1
-	sum=$(cat "$f.summary")
-	case $sum in "$GENV seed=$SEED target=$t "*) ;; *) return 1 ;; esac
-	[ "$(kv "$sum" bytes)" = "$(stat -c %s "$f")" ]
+capture_of() {	# mix size -> file
+	echo "$DIR/$1-mix-$2.pcap"
+}
+
+gen_version() {	# mix -> what made it
+	case $1 in
+	span) echo "gen_span_mix-$(md5sum <"$SPAN_GEN" | cut -c1-12)" ;;
+	clear) echo "$GENV-clear" ;;
+	*) echo "$GENV" ;;
+	esac
 }
 
 kv() {	# "k1=v1 k2=v2" key -> value
@@ -89,11 +114,22 @@ kv() {	# "k1=v1 k2=v2" key -> value
 	echo ""
 }
 
+# A capture is reused when its summary says the same generator, seed and
+# target, and the file has the size the summary gives.
+capture_ok() {	# mix file target
+	local f=$2 t=$3 sum
+	[ -f "$f" ] && [ -f "$f.summary" ] || return 1
+	sum=$(cat "$f.summary")
+	case $sum in "$(gen_version "$1") seed=$SEED target=$t "*) ;; *) return 1 ;; esac
+	[ "$(kv "$sum" bytes)" = "$(stat -c %s "$f")" ]
+}
+
 need=0
-for s in $SIZES; do
-	t=$(bytes_of "$s")
-	f=$DIR/imap-mix-$s.pcap
-	capture_ok "$f" "$t" || need=$((need + t + t / 50))
+for m in $MIXES; do
+	for s in $SIZES; do
+		t=$(bytes_of "$s")
+		capture_ok $m "$(capture_of $m $s)" "$t" || need=$((need + t + t / 50))
+	done
 done
 avail=$(( $(df -Pk "$DIR" | awk 'NR == 2 { print $4 }') * 1024 ))
 if [ "$need" -gt 0 ]; then
@@ -102,27 +138,47 @@ if [ "$need" -gt 0 ]; then
 fi
 
 # ---- generate ----
-for s in $SIZES; do
-	t=$(bytes_of "$s")
-	f=$DIR/imap-mix-$s.pcap
-	if capture_ok "$f" "$t"; then
-		note "reusing $f"
-		continue
-	fi
-	note "generating $f ..."
-	rm -f "$f" "$f.summary"
-	"$OUT/gen_capture" -q -S "$SEED" -s "$s" -o "$f.tmp" >"$f.summary.tmp" ||
-	    { rm -f "$f.tmp" "$f.summary.tmp"; die "gen_capture failed for $s"; }
-	mv "$f.tmp" "$f" && mv "$f.summary.tmp" "$f.summary" ||
-	    die "cannot move $f.tmp"
+generate() {	# mix size target file -> the summary line on stdout
+	local m=$1 s=$2 t=$3 f=$4 n
+	case $m in
+	imap)	"$OUT/gen_capture" -q -S "$SEED" -s "$s" -o "$f.tmp" ;;
+	clear)	"$OUT/gen_capture" -q -m clear -S "$SEED" -s "$s" -o "$f.tmp" |
+		    sed "s/^$GENV /$GENV-clear /" ;;
+	span)
+		n=$((t / SPAN_BYTES_PER_PACKET))
+		python3 "$SPAN_GEN" "$f.tmp" "$n" "$SEED" >/dev/null || return 1
+		echo "$(gen_version span) seed=$SEED target=$t bytes=$(stat -c %s "$f.tmp") packets=$n"
+		;;
+	esac
+}
+
+for m in $MIXES; do
+	for s in $SIZES; do
+		t=$(bytes_of "$s")
+		f=$(capture_of $m $s)
+		if capture_ok $m "$f" "$t"; then
+			note "reusing $f"
+			continue
+		fi
+		note "generating $f ..."
+		rm -f "$f" "$f.summary"
+		generate $m "$s" "$t" "$f" >"$f.summary.tmp" &&
+		    [ -s "$f.summary.tmp" ] ||
+		    { rm -f "$f.tmp" "$f.summary.tmp"; die "generating $f failed"; }
+		mv "$f.tmp" "$f" && mv "$f.summary.tmp" "$f.summary" ||
+		    die "cannot move $f.tmp"
+	done
 done
 
 # ---- what runs ----
 have_iw=0
+iw_workers=0
 if [ -x "$IW" ]; then
 	have_iw=1
 	iw_flows=0
 	"$IW" --help 2>&1 | grep -q -- '--flows' && iw_flows=1
+	"$IW" --help 2>&1 | grep -q -- '--workers' && iw_workers=1
+	[ $iw_workers = 1 ] || note "imapwatch has no --workers: one column for it"
 else
 	note "./imapwatch is not built: its rows are skipped (make at the root builds it)"
 fi
@@ -136,10 +192,16 @@ if [ "${BENCH_SKIP_TSHARK:-0}" != 1 ]; then
 fi
 
 declare -A WALLS RSS CPU FAILED SKIPPED
-tools_for() {	# size -> program list
-	local big=$1 l="floor"
-	[ $have_iw = 1 ] && l="$l imapwatch"
-	[ $have_iw = 1 ] && [ $iw_flows = 1 ] && l="$l imapwatch_flows"
+tools_for() {	# mix big -> program list
+	local m=$1 big=$2 l="floor"
+	if [ $have_iw = 1 ]; then
+		if [ $iw_workers = 1 ]; then
+			l="$l imapwatch_w1 imapwatch_w2"
+		else
+			l="$l imapwatch"
+		fi
+		[ $m = imap ] && [ $iw_flows = 1 ] && l="$l imapwatch_flows"
+	fi
 	if [ $have_tshark = 1 ]; then
 		if [ "$big" = 1 ] && [ "${BENCH_SKIP_TSHARK_LARGE:-0}" = 1 ]
 		then :; else l="$l tshark"; fi
@@ -151,6 +213,8 @@ tool_cmd() {	# tool file -> the command, as an array CMD
 	case $1 in
 	floor)		CMD=("$OUT/floor" "$2") ;;
 	imapwatch)	CMD=("$IW" -r "$2" -o /dev/null) ;;
+	imapwatch_w1)	CMD=("$IW" --workers 1 -r "$2" -o /dev/null) ;;
+	imapwatch_w2)	CMD=("$IW" --workers 2 -r "$2" -o /dev/null) ;;
 	imapwatch_flows) CMD=("$IW" -r "$2" -o /dev/null --flows) ;;
 	tshark)		CMD=(tshark -r "$2" -q -z io,phs) ;;
 	esac
@@ -160,10 +224,16 @@ tool_label() {
 	case $1 in
 	floor)		echo "floor (libpcap loop)" ;;
 	imapwatch)	echo "imapwatch" ;;
+	imapwatch_w1)	echo "imapwatch --workers 1" ;;
+	imapwatch_w2)	echo "imapwatch --workers 2" ;;
 	imapwatch_flows) echo "imapwatch --flows" ;;
 	tshark)		echo "tshark -z io,phs" ;;
 	esac
 }
+
+# the single-worker column, whichever the binary has
+IW1=imapwatch
+[ $iw_workers = 1 ] && IW1=imapwatch_w1
 
 median() { tr ' ' '\n' | grep . | sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print ""; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 minimum() { tr ' ' '\n' | grep . | sort -g | head -1; }
@@ -172,25 +242,29 @@ maximum() { tr ' ' '\n' | grep . | sort -g | tail -1; }
 memavail=$(awk '/^MemAvailable:/ { print $2 * 1024 }' /proc/meminfo)
 
 # ---- measure ----
+for m in $MIXES; do
 for s in $SIZES; do
 	t=$(bytes_of "$s")
-	f=$DIR/imap-mix-$s.pcap
+	f=$(capture_of $m $s)
+	k="$m|$s"
 	fsize=$(stat -c %s "$f")
 	big=0
 	[ "$t" -ge 1000000000 ] && big=1
 	# Runs of a tenth of a second are noisy on a shared machine: nine of
 	# each on the small captures, five on the large ones; tshark (seconds
 	# to minutes) three times, once on the large ones, and after the
-	# others, so its memory use does not sit between their runs.
+	# others, so its memory use does not sit between their runs.  A
+	# round runs every program once, one after the other, so that the
+	# columns are paired round by round.
 	reps=${BENCH_REPS:-}
 	[ -n "$reps" ] || { [ $big = 1 ] && reps=5 || reps=9; }
 	treps=${BENCH_REPS:-}
 	[ -n "$treps" ] || { [ $big = 1 ] && treps=1 || treps=3; }
-	tools=$(tools_for $big)
+	tools=$(tools_for $m $big)
 	if [ $have_tshark = 1 ] && [ $big = 1 ] &&
 	    [ "${BENCH_SKIP_TSHARK_LARGE:-0}" = 1 ]; then
-		SKIPPED[$s]="tshark skipped on $s (BENCH_SKIP_TSHARK_LARGE=1)"
-		note "${SKIPPED[$s]}"
+		SKIPPED[$k]="tshark skipped on $s (BENCH_SKIP_TSHARK_LARGE=1)"
+		note "${SKIPPED[$k]}"
 	fi
 	[ "$fsize" -lt "$memavail" ] ||
 	    note "warning: $f ($((fsize / 1000000)) MB) is larger than free memory: runs will read from disk"
@@ -202,89 +276,51 @@ for s in $SIZES; do
 			[ $pass = tshark ] && [ $tool != tshark ] && continue
 			[ $pass = others ] && [ $tool = tshark ] && continue
 			[ $tool = tshark ] && [ "$r" -gt "$treps" ] && continue
-			log=$DIR/logs/$s-$tool-$r
+			log=$DIR/logs/$m-$s-$tool-$r
 			tool_cmd $tool "$f"
-			note "$s run $r/$reps: ${CMD[*]}"
+			note "$m $s run $r/$reps: ${CMD[*]}"
 			"$OUT/runstat" "$log.stat" "${CMD[@]}" \
 			    >"$log.out" 2>"$log.err"
 			rc=$?
 			st=$(cat "$log.stat" 2>/dev/null)
 			if [ $rc != 0 ] || [ -z "$st" ]; then
-				note "$tool failed on $s (exit $rc): see $log.err"
+				note "$tool failed on $m $s (exit $rc): see $log.err"
 				tail -3 "$log.err" >&2
-				FAILED[$s|$tool]=1
+				FAILED[$k|$tool]=1
 				status=1
 				continue
 			fi
-			WALLS[$s|$tool]="${WALLS[$s|$tool]:-} $(kv "$st" wall)"
-			CPU[$s|$tool|$(kv "$st" wall)]=$(awk -v u="$(kv "$st" user)" -v y="$(kv "$st" sys)" 'BEGIN { printf "%.3f", u + y }')
-			RSS[$s|$tool]="${RSS[$s|$tool]:-} $(kv "$st" maxrss_kib)"
+			WALLS[$k|$tool]="${WALLS[$k|$tool]:-} $(kv "$st" wall)"
+			CPU[$k|$tool|$(kv "$st" wall)]=$(awk -v u="$(kv "$st" user)" -v y="$(kv "$st" sys)" 'BEGIN { printf "%.3f", u + y }')
+			RSS[$k|$tool]="${RSS[$k|$tool]:-} $(kv "$st" maxrss_kib)"
 		done
 	done
 	done
 done
+done
 
 # ---- event check: imapwatch counts what the generator wrote ----
 declare -A CHECK
-check_events() {	# size file
-	local s=$1 f=$2 ev=$DIR/events-$1.ndjson
+check_events() {	# mix size file
+	local k="$1|$2" f=$3 ev=$DIR/events-$1-$2.ndjson
 	rm -f "$ev"
-	if ! "$IW" -r "$f" -o "$ev" 2>"$DIR/logs/$s-events.err"; then
-		CHECK[$s]="FAIL imapwatch exited non-zero (see $DIR/logs/$s-events.err)"
+	if ! "$IW" -r "$f" -o "$ev" 2>"$DIR/logs/$1-$2-events.err"; then
+		CHECK[$k]="FAIL imapwatch exited non-zero (see $DIR/logs/$1-$2-events.err)"
 		return
 	fi
 	if ! command -v python3 >/dev/null 2>&1; then
-		CHECK[$s]="skipped (no python3)"
+		CHECK[$k]="skipped (no python3)"
 		return
 	fi
-	CHECK[$s]=$(python3 - "$ev" "$f.summary" <<'EOF'
-import json, sys
-ev, summ = sys.argv[1], sys.argv[2]
-want = dict(w.split("=", 1) for w in open(summ).read().split()[1:]
-            if "=" in w)
-stats = None
-alerts = 0
-bad = 0
-for line in open(ev, encoding="utf-8"):
-    try:
-        e = json.loads(line)
-    except ValueError:
-        bad += 1
-        continue
-    t = e.get("event_type")
-    if t == "stats":
-        stats = e.get("stats", {})
-    elif t == "alert" and e.get("alert", {}).get("signature") == \
-            "cleartext_login":
-        alerts += 1
-if stats is None:
-    print("FAIL no stats event")
-    sys.exit()
-ses = stats.get("sessions", {})
-rows = [
-    ("imap_cleartext", ses.get("imap_cleartext"), want["imap_cleartext"]),
-    ("imap_starttls", ses.get("imap_starttls"), want["imap_starttls"]),
-    ("imap_implicit_tls", ses.get("imap_implicit_tls"),
-     want["imap_implicit_tls"]),
-    ("cleartext_login alerts", alerts, want["cleartext_login"]),
-    ("stats cleartext_login", ses.get("findings", {}).get("cleartext_login"),
-     want["cleartext_login"]),
-    ("packets", stats.get("capture", {}).get("packets"), want["packets"]),
-    ("flows", stats.get("tcp", {}).get("flows"), want["sessions"]),
-    ("gaps", stats.get("tcp", {}).get("gaps"), "0"),
-]
-wrong = [f"{n} {got} (wrote {w})" for n, got, w in rows if str(got) != w]
-if bad:
-    wrong.append(f"{bad} lines not JSON")
-detail = ", ".join(f"{n}={got}" for n, got, w in rows[:4])
-print(("FAIL " + "; ".join(wrong)) if wrong else ("PASS " + detail))
-EOF
-)
+	CHECK[$k]=$(python3 tests/bench/check_events.py "$ev" "$f.summary")
 }
 if [ $have_iw = 1 ]; then
-	for s in $SIZES; do
-		note "checking imapwatch's events on $s"
-		check_events "$s" "$DIR/imap-mix-$s.pcap"
+	for m in $MIXES; do
+		[ $m = span ] && continue	# its generator counts no sessions
+		for s in $SIZES; do
+			note "checking imapwatch's events on $m $s"
+			check_events $m "$s" "$(capture_of $m $s)"
+		done
 	done
 fi
 
@@ -292,106 +328,147 @@ fi
 fmt() { awk -v v="$1" -v f="$2" 'BEGIN { if (v == "") print "-"; else printf f, v }'; }
 verdict() { [ "$1" = 1 ] && echo PASS || echo FAIL; }
 
+# the median over rounds of (time of A / time of B), paired round by round
+paired_ratio() {	# key toolA toolB
+	local a b
+	a=${WALLS[$1|$2]:-}
+	b=${WALLS[$1|$3]:-}
+	[ -n "$a" ] && [ -n "$b" ] || { echo ""; return; }
+	paste <(echo $a | tr ' ' '\n') <(echo $b | tr ' ' '\n') |
+	    awk '$1 > 0 && $2 > 0 { print $1 / $2 }' | median
+}
+
 cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 memtotal=$(awk '/^MemTotal:/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo "?")
 git diff --quiet HEAD 2>/dev/null || commit="$commit+changes"
 iwv=$([ $have_iw = 1 ] && "$IW" --version 2>&1 | head -1 || echo "imapwatch not built")
 tsv=$([ $have_tshark = 1 ] && tshark --version 2>/dev/null | head -1 | sed 's/\.$//' || echo "tshark not run")
+PLOT=$OUT/throughput.tsv
+printf 'mix\tsize\tprogram\tworkers\tmbps\n' >"$PLOT"
 
 {
 echo "## Benchmark ($(date -u +%Y-%m-%d))"
 echo
 echo "Machine: $cpu, $(nproc) cores, $memtotal; $(uname -sr). Commit $commit."
 echo "$iwv; $tsv."
-echo "Captures: \`gen_capture\` ($GENV, seed $SEED), read from the page cache;"
-echo "MB = 10^6 bytes of capture file. MB/s, packets/s and the ratio to the"
-echo "floor come from each program's best run (other load only adds time; the"
-echo "median is shown too); CPU is user + system time of the best run (wall"
-echo "above CPU means the machine was busy); peak RSS is the largest of the"
+echo "Captures read from the page cache; MB = 10^6 bytes of capture file."
+echo "MB/s, packets/s and the ratio to the floor come from each program's"
+echo "best run (other load only adds time; the median is shown too); CPU is"
+echo "user + system time of the best run; peak RSS is the largest of the"
 echo "runs (getrusage)."
 echo
-for s in $SIZES; do
-	f=$DIR/imap-mix-$s.pcap
-	sum=$(cat "$f.summary")
-	echo "- $s: $(stat -c %s "$f") bytes, $(kv "$sum" packets) packets, $(kv "$sum" sessions) sessions ($(kv "$sum" imap_cleartext) cleartext, $(kv "$sum" imap_starttls) STARTTLS, $(kv "$sum" imap_implicit_tls) IMAPS of which $(kv "$sum" tls13) TLS 1.3 and $(( $(kv "$sum" tls12) - $(kv "$sum" imap_starttls) )) TLS 1.2), $(kv "$sum" messages) messages fetched, $(kv "$sum" retransmissions) retransmitted and $(kv "$sum" out_of_order) out-of-order segments, at most $(kv "$sum" max_concurrent) connections at once"
+for m in $MIXES; do
+	for s in $SIZES; do
+		f=$(capture_of $m $s)
+		sum=$(cat "$f.summary")
+		case $m in
+		span) echo "- span $s: $(stat -c %s "$f") bytes, $(kv "$sum" packets) packets (\`gen_span_mix.py\`, seed $SEED: HTTPS, HTTP, SSH, DNS, about 2 % IMAP)" ;;
+		clear) echo "- clear $s: $(stat -c %s "$f") bytes, $(kv "$sum" packets) packets, $(kv "$sum" sessions) cleartext IMAP sessions checking for new mail (\`gen_capture -m clear\`, seed $SEED)" ;;
+		imap) echo "- imap $s: $(stat -c %s "$f") bytes, $(kv "$sum" packets) packets, $(kv "$sum" sessions) sessions ($(kv "$sum" imap_cleartext) cleartext, $(kv "$sum" imap_starttls) STARTTLS, $(kv "$sum" imap_implicit_tls) IMAPS of which $(kv "$sum" tls13) TLS 1.3), $(kv "$sum" messages) messages fetched (\`gen_capture\`, $GENV, seed $SEED)" ;;
+		esac
+	done
 done
 echo
-echo "| Capture | Program | Runs | Best (s) | Median (s) | CPU (s) | MB/s | kpkt/s | Peak RSS (MiB) | Throughput vs floor |"
-echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+echo "| Mix | Capture | Program | Runs | Best (s) | Median (s) | CPU (s) | MB/s | kpkt/s | Peak RSS (MiB) | Throughput vs floor |"
+echo "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
 declare -A MBS RSSM
+for m in $MIXES; do
 for s in $SIZES; do
-	f=$DIR/imap-mix-$s.pcap
+	k="$m|$s"
+	f=$(capture_of $m $s)
 	fsize=$(stat -c %s "$f")
 	pk=$(kv "$(cat "$f.summary")" packets)
-	fl=$(echo "${WALLS[$s|floor]:-}" | minimum)
-	for tool in floor imapwatch imapwatch_flows tshark; do
-		w=$(echo "${WALLS[$s|$tool]:-}" | median)
+	fl=$(echo "${WALLS[$k|floor]:-}" | minimum)
+	for tool in floor imapwatch imapwatch_w1 imapwatch_w2 imapwatch_flows tshark; do
+		w=$(echo "${WALLS[$k|$tool]:-}" | median)
 		if [ -z "$w" ]; then
-			[ -n "${FAILED[$s|$tool]:-}" ] &&
-			    echo "| $s | $(tool_label $tool) | - | failed | | | | | | |"
+			[ -n "${FAILED[$k|$tool]:-}" ] &&
+			    echo "| $m | $s | $(tool_label $tool) | - | failed | | | | | | |"
 			continue
 		fi
-		n=$(echo "${WALLS[$s|$tool]}" | wc -w)
-		b=$(echo "${WALLS[$s|$tool]}" | minimum)
-		rk=$(echo "${RSS[$s|$tool]}" | maximum)
+		n=$(echo "${WALLS[$k|$tool]}" | wc -w)
+		b=$(echo "${WALLS[$k|$tool]}" | minimum)
+		rk=$(echo "${RSS[$k|$tool]}" | maximum)
 		mbs=$(awk -v a="$fsize" -v w="$b" 'BEGIN { printf "%.1f", a / 1e6 / w }')
 		kps=$(awk -v a="$pk" -v w="$b" 'BEGIN { printf "%.0f", a / 1e3 / w }')
 		rm=$(awk -v k="$rk" 'BEGIN { printf "%.1f", k / 1024 }')
 		rel=$(awk -v w="$b" -v f="$fl" 'BEGIN { if (f == "") print "-"; else if (100 * f / w < 10) printf "%.1f %%", 100 * f / w; else printf "%.0f %%", 100 * f / w }')
-		MBS[$s|$tool]=$mbs
-		RSSM[$s|$tool]=$rm
-		echo "| $s | $(tool_label $tool) | $n | $(fmt "$b" %.3f) | $(fmt "$w" %.3f) | ${CPU[$s|$tool|$b]:--} | $mbs | $kps | $rm | $rel |"
+		MBS[$k|$tool]=$mbs
+		RSSM[$k|$tool]=$rm
+		case $tool in
+		imapwatch|imapwatch_w1) printf '%s\t%s\timapwatch\t1\t%s\n' $m $s $mbs >>"$PLOT" ;;
+		imapwatch_w2) printf '%s\t%s\timapwatch\t2\t%s\n' $m $s $mbs >>"$PLOT" ;;
+		floor|tshark) printf '%s\t%s\t%s\t0\t%s\n' $m $s $tool $mbs >>"$PLOT" ;;
+		esac
+		echo "| $m | $s | $(tool_label $tool) | $n | $(fmt "$b" %.3f) | $(fmt "$w" %.3f) | ${CPU[$k|$tool|$b]:--} | $mbs | $kps | $rm | $rel |"
 	done
-	[ -n "${SKIPPED[$s]:-}" ] && echo "| $s | tshark -z io,phs | - | skipped | | | | | | |"
+	[ -n "${SKIPPED[$k]:-}" ] && echo "| $m | $s | tshark -z io,phs | - | skipped | | | | | | |"
+done
 done
 echo
 echo "Targets:"
 echo
-first=""
-last=""
-for s in $SIZES; do
-	[ -n "$first" ] || first=$s
-	last=$s
-	fl=${MBS[$s|floor]:-}
-	iw=${MBS[$s|imapwatch]:-}
-	if [ -n "$fl" ] && [ -n "$iw" ]; then
-		pct=$(awk -v a="$iw" -v b="$fl" 'BEGIN { printf "%.0f", 100 * a / b }')
-		ok=$(awk -v a="$iw" -v b="$fl" 'BEGIN { print (a >= 0.6 * b) ? 1 : 0 }')
-		ok2=$(awk -v a="$iw" -v b="$fl" 'BEGIN { print (a >= 0.4 * b) ? 1 : 0 }')
-		echo "- $s: imapwatch throughput >= 60 % of the floor (issue 4): $pct % $(verdict $ok)"
-		echo "- $s: imapwatch throughput >= 40 % of the floor (issue 2): $pct % $(verdict $ok2)"
+for m in $MIXES; do
+	first=""
+	last=""
+	for s in $SIZES; do
+		k="$m|$s"
+		[ -n "$first" ] || first=$s
+		last=$s
+		fl=${MBS[$k|floor]:-}
+		iw=${MBS[$k|$IW1]:-}
+		if [ $m = imap ] && [ -n "$fl" ] && [ -n "$iw" ]; then
+			pct=$(awk -v a="$iw" -v b="$fl" 'BEGIN { printf "%.0f", 100 * a / b }')
+			ok=$(awk -v a="$iw" -v b="$fl" 'BEGIN { print (a >= 0.6 * b) ? 1 : 0 }')
+			echo "- imap $s: one worker's throughput >= 60 % of the floor (issue 4): $pct % $(verdict $ok)"
+			[ $ok = 1 ] || TFAIL=1
+		fi
+		if [ $m = imap ] && [ -n "${WALLS[$k|imapwatch_w2]:-}" ]; then
+			r=$(paired_ratio "$k" imapwatch_w2 floor)
+			ok=$(awk -v r="$r" 'BEGIN { print (r != "" && r < 1.0) ? 1 : 0 }')
+			echo "- imap $s: --workers 2 finishes before the floor (median paired time ratio < 1.0, issue 10): $(fmt "$r" %.2f) $(verdict $ok)"
+			[ $ok = 1 ] || TFAIL=1
+		fi
+		if [ $m = clear ] && [ -n "${WALLS[$k|imapwatch_w2]:-}" ]; then
+			r=$(paired_ratio "$k" imapwatch_w1 imapwatch_w2)
+			ok=$(awk -v r="$r" 'BEGIN { print (r != "" && r >= 1.6) ? 1 : 0 }')
+			echo "- clear $s: --workers 2 at least 1.6x as fast as --workers 1 (median of paired runs, issue 10): $(fmt "$r" %.2f)x $(verdict $ok)"
+			[ $ok = 1 ] || TFAIL=1
+		fi
+		for tool in $IW1 imapwatch_w2; do
+			r=${RSSM[$k|$tool]:-}
+			[ -n "$r" ] || continue
+			nw=1
+			[ $tool = imapwatch_w2 ] && nw=2
+			ok=$(awk -v r="$r" -v n=$nw 'BEGIN { print (r <= 64 * n) ? 1 : 0 }')
+			echo "- $m $s: $(tool_label $tool) peak RSS <= 64 MiB a worker: $r MiB $(verdict $ok)"
+			[ $ok = 1 ] || TFAIL=1
+		done
+		if [ -n "${CHECK[$k]:-}" ]; then
+			echo "- $m $s: imapwatch's stats and alerts count the sessions written: ${CHECK[$k]}"
+			case ${CHECK[$k]} in FAIL*) TFAIL=1 ;; esac
+		fi
+	done
+	for tool in $IW1 imapwatch_w2; do
+		a=${RSSM[$m|$first|$tool]:-}
+		b=${RSSM[$m|$last|$tool]:-}
+		[ "$first" != "$last" ] && [ -n "$a" ] && [ -n "$b" ] || continue
+		# Not growing: within 10 % or 2 MiB of the small capture's peak.
+		ok=$(awk -v a="$a" -v b="$b" 'BEGIN { print (b <= a * 1.10 || b <= a + 2) ? 1 : 0 }')
+		echo "- $m: $(tool_label $tool) peak RSS does not grow from $first to $last (within 10 % or 2 MiB): $a -> $b MiB $(verdict $ok)"
 		[ $ok = 1 ] || TFAIL=1
-	else
-		echo "- $s: imapwatch throughput vs the floor: n/a (imapwatch not measured)"
-	fi
-	r=${RSSM[$s|imapwatch]:-}
-	if [ -n "$r" ]; then
-		ok=$(awk -v r="$r" 'BEGIN { print (r < 64) ? 1 : 0 }')
-		echo "- $s: imapwatch peak RSS < 64 MiB: $r MiB $(verdict $ok)"
-		[ $ok = 1 ] || TFAIL=1
-	fi
-	if [ -n "${CHECK[$s]:-}" ]; then
-		echo "- $s: imapwatch's stats and alerts count the sessions written: ${CHECK[$s]}"
-		case ${CHECK[$s]} in FAIL*) TFAIL=1 ;; esac
-	fi
+	done
 done
-if [ "$first" != "$last" ] && [ -n "${RSSM[$first|imapwatch]:-}" ] &&
-    [ -n "${RSSM[$last|imapwatch]:-}" ]; then
-	a=${RSSM[$first|imapwatch]}
-	b=${RSSM[$last|imapwatch]}
-	# Not growing: within 10 % or 2 MiB of the small capture's peak.
-	ok=$(awk -v a="$a" -v b="$b" 'BEGIN { print (b <= a * 1.10 || b <= a + 2) ? 1 : 0 }')
-	echo "- imapwatch peak RSS does not grow from $first to $last (within 10 % or 2 MiB): $a -> $b MiB $(verdict $ok)"
-	[ $ok = 1 ] || TFAIL=1
-fi
 } >"$OUT/results.md.tmp"
 mv "$OUT/results.md.tmp" "$OUT/results.md"
+python3 tests/bench/plot.py "$PLOT" "$OUT/throughput.svg" ||
+    note "no plot (tests/bench/plot.py failed)"
 
 echo
 cat "$OUT/results.md"
 echo
-echo "(written to build/bench/results.md; captures and logs in $DIR)"
+echo "(written to build/bench/results.md and build/bench/throughput.svg; captures and logs in $DIR)"
 if [ "${TFAIL:-0}" = 1 ] && [ "${BENCH_STRICT:-0}" = 1 ]; then
 	status=1
 fi

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * runstat - run a command and report its wall time, CPU time and peak
  * resident set size (getrusage of the child, through wait4).

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: ISC
 """The dovecot capture scenarios and their expectations.
 
 Run by make-captures.sh, which has made the namespaces.  For each scenario:

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # Certificate recipes for the dovecot captures (tests/captures/make-captures.sh).
 #
 #   tests/captures/certs.sh [--force] [DIR]

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: ISC
 """Python IMAP clients for the dovecot captures (run in the client namespace
 by capture.py, one connection or a few per call).
 

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: ISC
 """Captures with key logs, for TLS decryption (pcaps/keylog/).
 
 Run by make-captures.sh after capture.py, in the same two namespaces

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # Regenerates the project's own captures of real software (pcaps/dovecot-*)
 # and their expectations (pcaps/dovecot-*.expect.json).  Run by
 # `make captures` (needs root), never by `make test`.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """The capture scenarios, one capture each (see capture.py for the checks).
 
 Each scenario starts the dovecot configuration it needs, captures a real

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """The key log capture scenarios (pcaps/keylog/; see keylog.py).
 
 Each scenario starts the server it needs, captures real clients writing

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: ISC
 """STARTTLS cases no real server is willing to play, from a scripted one.
 
     tests/captures/scripted.py            (root; writes pcaps/scripted-*)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * common.c - see common.h.
  */

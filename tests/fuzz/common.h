@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * common.h - what the fuzz harnesses share: a one-time setup of the
  * run's settings (small tables and caps, --all-tls, events to /dev/null),

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # Source coverage of each harness's corpus (build-fuzz/corpus/<harness>,
 # plus the seeds and regressions): builds the library and the replay
 # drivers with clang's source-based coverage into build-fuzz/cov/, replays

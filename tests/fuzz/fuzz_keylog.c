@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fuzz_keylog.c - the NSS key log loader (dissectors/tls_keylog.c) on key
  * log text: lines of every label, bad lines, partial lines, the cap (16

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fuzz_packet.c - packets through the whole engine: decode (every link
  * type, IP options, IPv6 extension headers, fragments, tunnels), the flow

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fuzz_pcapng.c - our pcapng reader (analyzer/pcapng.c) on a FILE over the
  * input: iw_pcapng_mixed_linktypes (which must leave the file where it

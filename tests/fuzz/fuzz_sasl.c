@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fuzz_sasl.c - the SASL decoders of dissectors/imap_sasl.c through their
  * direct entry points: the identity taken from one client response for

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fuzz_session.c - a dissector through the session host (analyzer/
  * session.c), as the reassembler drives it: both directions' bytes

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fuzz_tls_decrypt.c - the decrypting record layer (dissectors/
  * tls_decrypt.c) on records sealed with fixed keys and on raw ones: the

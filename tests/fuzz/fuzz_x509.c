@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fuzz_x509.c - a certificate's DER straight into dissectors/x509.c: parse,
  * the EVE fields (names, serial, dates, SANs, key, digests), the name rule

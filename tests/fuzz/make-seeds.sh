@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # Seed corpora for the fuzz harnesses, into build-fuzz/seeds/<harness>/
 # (never into the git tree): cut by seedgen from the project's captures
 # (pcaps/, pcaps/edge/) and from ../shared/corpus (read in place), plus

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * replay.c - a main() for the harnesses without libFuzzer: runs each file
  * named (directories: each file in them, sorted) through

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # Builds the fuzz harnesses and fuzzes each for a while.
 #
 #   tests/fuzz/run.sh [HARNESS...]	(make fuzz: all of them)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * seedgen - seeds for the fuzz harnesses, cut from real captures with the
  * engine itself (so every link type and the reassembly are as imapwatch

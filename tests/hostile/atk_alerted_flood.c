@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * atk_alerted_flood.c - issue 9, item 9: --write-alerted kept one entry
  * per alerted connection until the end of the run (in two passes, for

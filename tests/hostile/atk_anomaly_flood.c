@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * atk_anomaly_flood.c - an anomaly raised over and over: one cleartext
  * IMAP connection whose client retransmits its first command `scale`

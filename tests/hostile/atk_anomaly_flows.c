@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * atk_anomaly_flows.c - a million connections, picked up mid-stream, each
  * sending one segment and then a copy of it with other bytes, then a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * atk_cert_churn.c - issue 9: certificate churn, which already holds.
  *

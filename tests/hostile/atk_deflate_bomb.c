@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * atk_deflate_bomb.c - an IMAP session that turns on COMPRESS=DEFLATE
  * (RFC 4978), after which the server sends a deflate stream of `scale`

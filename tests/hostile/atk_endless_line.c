@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * atk_endless_line.c - one cleartext IMAP connection whose client sends
  * `scale` bytes of a single command line that never ends (no LF).  The

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * atk_flow_hash.c - issue 9, attack 1: hash flooding of the flow table.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * atk_frag_flood.c - issue 9: a flood of fragments never completed,
  * which already holds: at most 8192 datagrams are held (and

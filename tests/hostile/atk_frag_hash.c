@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * atk_frag_hash.c - issue 9, attack 2: hash flooding of the fragment
  * table.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * atk_frag_overlap.c - issue 9, attack 8: overlapping IP fragments.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * atk_held_segments.c - connections whose client sends its first byte
  * last: 10,000 one-byte segments come out of order, in ascending order,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * atk_holes_held.c - connections that each hold a megabyte out of order
  * behind a one-byte hole that is never filled, enough to fill

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * atk_idle_reassembly.c - tens of thousands of cleartext IMAP sessions
  * that exchange a greeting and one command each and then stay open, idle

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * atk_ip_len_zero.c - issue 9, attack 7: a crafted record hides a
  * connection.

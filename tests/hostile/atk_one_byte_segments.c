@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * atk_one_byte_segments.c - one cleartext IMAP connection whose client
  * sends `scale` bytes one segment each, all in order, as command lines of

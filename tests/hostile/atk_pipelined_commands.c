@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * atk_pipelined_commands.c - one cleartext IMAP connection whose client
  * pipelines `scale` NOOPs before the server answers any: the parser keeps

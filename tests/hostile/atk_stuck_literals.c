@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * atk_stuck_literals.c - cleartext IMAP connections whose client announces
  * a LOGIN literal (LITERAL+), sends part of it and then nothing more,

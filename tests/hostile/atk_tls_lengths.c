@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * atk_tls_lengths.c - issue 9: TLS lengths at their limits, which
  * already hold.

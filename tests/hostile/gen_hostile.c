@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * gen_hostile - writes the crafted captures of the hostile benchmark
  * (`make bench-hostile`, tests/hostile/run.sh) and of its regression

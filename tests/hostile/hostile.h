@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * hostile.h - what an attack of the hostile benchmark is (gen_hostile.c's
  * registry), and the attacks there are, one file each (atk_*.c).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * pcapw.c - see pcapw.h.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * pcapw.h - a small, fast writer of crafted captures for the hostile
  * benchmark and its regression tests (tests/hostile/).

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # tests/hostile/run.sh - the hostile benchmark behind `make bench-hostile`.
 #
 # For every attack that build/tests/gen_hostile registers (gen_hostile

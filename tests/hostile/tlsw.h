@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * tlsw.h - TLS bytes for the hostile captures: records, and the few
  * handshake messages a passive dissector needs to follow a TLS 1.2

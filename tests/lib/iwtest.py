@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """What the Python tests (tests/t_*.py) share.
 
   - the result lines tests/run.sh counts: ok(), skip(), note(), with the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # What the shell tests (tests/t_*.sh) share; source it after cd to the
 # root of the tree:
 #

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Small generated captures for the Python tests: IPv4 TCP conversations
 over Ethernet with right (or deliberately wrong) checksums, written as a
 classic pcap.  What a test expects of one comes from how it was built

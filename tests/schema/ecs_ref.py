@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Reference translation of an EVE-shaped imapwatch event into ECS, written
 from schema/ECS.md (whose mapping table it reads), independently of
 analyzer/ecs.c.  tests/t_schema.py requires imapwatch --format ecs to give

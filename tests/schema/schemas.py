@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """The two event schemas, loaded for python3-jsonschema (Debian 12: 4.10,
 draft 2020-12), with formats checked."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Suricata's own JSON Schema of its EVE output, as a check of ours.
 
 The schema is read at test time from ../shared/reference/ (never copied

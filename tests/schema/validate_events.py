@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: ISC
 """Validates every event a pass of tests/run.sh logged.
 
     validate_events.py DIR

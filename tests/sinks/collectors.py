@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Collectors for tests/t_sinks.py, all on loopback: a real rsyslogd and a
 real redis-server (Debian's packages) started by the test in its own
 directory, and small Python listeners on Unix sockets.  Each can be

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """A long pcap stream from the project's captures, fed to `imapwatch -r -`.
 
 The dovecot-*.pcap captures (all Ethernet, microsecond pcap) are laid end

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Small pcap tools for tests/t_state_redis.py: read and write classic pcap
 (Ethernet, microseconds), split a capture by connection, move a
 connection to other addresses (checksums made again), and make IMAP

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * iw-streams - a test tool: the engine with a dissector that records every
  * byte it is given.  For each TCP connection it prints one JSON line with

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * iw-tlsdecrypt - a test tool: imapwatch's engine (capture reading, flow
  * table, TCP reassembly) with a dissector that cuts each direction into

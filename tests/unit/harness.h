@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * harness.h - unit tests of dissectors on byte strings.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_anomaly_rate.c - the process-wide limit on anomaly events per kind
  * (analyzer/anomaly_rate.c): a burst of N, then N a second of packet

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_ciphers.c - the generated IANA table, suite classes, version names
  * (as tshark writes them) and the --policy parser.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_correlate.c - the ordered correlator (correlate.c) and the
  * in-process state (state_mem.c).

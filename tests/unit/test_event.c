@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_event.c - the common event fields and string rules.
  *
@@ -20,6 +21,7 @@ community(const char *c, uint16_t cp, const char *s, uint16_t sp,
 {
 	struct iw_endpoints ep;
 	struct iw_flowref f, g;
+	char fid[40], gid[40];
 
 	memset(&ep, 0, sizeof(ep));
 	iw_addr_parse(c, &ep.client);
@@ -27,15 +29,17 @@ community(const char *c, uint16_t cp, const char *s, uint16_t sp,
 	ep.cport = cp;
 	ep.sport = sp;
 	iw_flowref_init(&f, &ep, 1000);
-	CHECK(strcmp(f.community_id, want) == 0, "community id %s:%u %s:%u "
-	    "= %s (got %s)", c, cp, s, sp, want, f.community_id);
+	iw_flowref_community_id(&f, fid);
+	CHECK(strcmp(fid, want) == 0, "community id %s:%u %s:%u "
+	    "= %s (got %s)", c, cp, s, sp, want, fid);
 	/* the same connection seen from the other side: the same id */
 	ep.client = f.ep.server;
 	ep.server = f.ep.client;
 	ep.cport = sp;
 	ep.sport = cp;
 	iw_flowref_init(&g, &ep, 1000);
-	CHECK(strcmp(g.community_id, want) == 0, "community id reversed %s",
+	iw_flowref_community_id(&g, gid);
+	CHECK(strcmp(gid, want) == 0, "community id reversed %s",
 	    want);
 	CHECK(f.flow_id < (1ULL << 51), "flow_id fits 51 bits");
 }

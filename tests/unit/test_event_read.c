@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_event_read.c - reading events back (event_read.h), as the summary
  * and the HTML report do: times in every form the events write them

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_imap.c - the IMAP dissector on byte strings: probing, the session
  * event, and the posture and LOGIN findings, each positive and negative.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_imap.h - helpers shared by the IMAP dissector's unit tests
  * (test_imap*.c): sessions on byte strings, base64, minimal TLS records,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_imap_compress.c - COMPRESS=DEFLATE (RFC 4978: "a COMPRESS
  * DEFLATE", "a OK DEFLATE active"), with both directions built here as

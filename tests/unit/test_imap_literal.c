@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_imap_literal.c - framing under stress: every literal form ({n},
  * {n+}, ~{n}, ~{n+}; RFC 9051 4.3, RFC 7888, RFC 3516) with the

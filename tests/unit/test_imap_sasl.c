@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_imap_sasl.c - AUTHENTICATE in clear: cleartext_auth, its severity
  * by mechanism, and the identity taken from each SASL exchange, with the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_imap_starttls.c - the STARTTLS hand-off (DESIGN.md, RFC 3501
  * 6.2.1 / RFC 9051 6.2.1): which bytes reach the TLS dissector (seen in

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_ja.c - JA3, JA3S and JA4 against published vectors: the JA3
  * README's example, the JA4 specification's example (FoxIO JA4.md) and

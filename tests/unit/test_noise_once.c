@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_noise_once.c - --alert-once-per-server folds server-posture alerts
  * per server: per run on a capture, per UTC day of packet time live

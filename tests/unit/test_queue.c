@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_queue.c - the bounded queue between the reader and a worker
  * (analyzer/run/queue.c): buffers come out in the order they went in,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_sink_queue.c - the bounded queue of the socket sinks
  * (analyzer/sink_queue.c): order and contents across chunk boundaries,

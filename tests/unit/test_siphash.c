@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_siphash.c - our SipHash (analyzer/siphash.c) against independent
  * sources, and the properties the tables rely on.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_tables.c - the keyed tables cap their chains (issue 9).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_tls.c - the TLS dissector on byte strings built here after RFC 5246,
  * RFC 8446 and the SSLv2 draft: records and handshake messages split at

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_tls_budget.c - memory held for split handshake messages is bounded:
  * a ClientHello past 64 KiB is refused, and all sessions together never

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_tls_decrypt.c - record decryption against records OpenSSL's own
  * TLS stack (libssl) produced.

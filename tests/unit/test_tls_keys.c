@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_tls_keys.c - the key schedules and record protection against
  * published vectors, and the key log loader.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_x509.c - certificates built here with the OpenSSL API, checked
  * against the seed's name rules one by one (DESIGN.md), validity (also

@@ -1,0 +1,154 @@
+#!/bin/bash
+# SPDX-License-Identifier: ISC
+# Live, at volume: tcpreplay plays a span-port capture
+# (../shared/bench/gen_span_mix.py: HTTPS, HTTP, SSH, DNS and a few % of
+# IMAP, addresses in 198.18.0.0/15) into one end of a veth pair between
+# two network namespaces made here; `imapwatch -i` listens on the other
+# end, with one worker and, when it has --workers, two.
+#
+#  - paced (tcpreplay --mbps) slowly enough for no drops: imapwatch sees
+#    every frame tcpreplay sent and every IMAP connection of the capture
+#    (tshark's count of the connections on 143 and 993 that carry IMAP or
+#    TLS is the truth: the generator may cut the last ones short), and
+#    the kernel drops nothing;
+#  - at --topspeed: no time is judged, only that the kernel's drops are
+#    reported, and (with workers) that the workers' figures add up to the
+#    totals.
+# Nothing leaves the two namespaces: the replayed addresses are never
+# routed, the frames only cross the veth pair.
+set -u
+cd "$(dirname "$0")/.." || exit 2
+. tests/lib/iwtest.sh
+IW=$(readlink -f "$IW")
+TX=iwrep-tx CAP=iwrep-cap
+SPAN_GEN=${IW_SHARED:-../shared}/bench/gen_span_mix.py
+PACKETS=${IW_REPLAY_PACKETS:-40000}
+
+if [ "$(id -u)" != 0 ]; then
+	skip "live replay needs root (network namespaces)"
+	exit 0
+fi
+for c in tcpreplay tshark ip; do
+	command -v $c >/dev/null; ok $? "$c is installed"
+done
+[ -f "$SPAN_GEN" ]; ok $? "the span-port generator is at $SPAN_GEN"
+[ "$IW_FAILS" -eq 0 ] || finish
+T=$(mktemp -d /tmp/iw-replay.XXXXXX)
+
+cleanup() {
+	local ns pids
+	for ns in $TX $CAP; do
+		pids=$(ip netns pids $ns 2>/dev/null)
+		[ -n "$pids" ] && kill -9 $pids 2>/dev/null
+		ip netns del $ns 2>/dev/null
+	done
+	[ -n "${KEEP:-}" ] && echo "kept $T" || rm -rf "$T"
+}
+trap cleanup EXIT
+for ns in $TX $CAP; do ip netns del $ns 2>/dev/null; done
+
+ip netns add $TX && ip netns add $CAP &&
+ip link add iwrep-t type veth peer name iwrep-c &&
+ip link set iwrep-t netns $TX && ip link set iwrep-c netns $CAP &&
+# no IPv6 on the pair: the kernel's own router and listener solicitations
+# would be frames tcpreplay did not send
+ip netns exec $TX sysctl -qw net.ipv6.conf.iwrep-t.disable_ipv6=1 &&
+ip netns exec $CAP sysctl -qw net.ipv6.conf.iwrep-c.disable_ipv6=1 &&
+ip -n $TX link set iwrep-t up && ip -n $CAP link set iwrep-c up
+ok $? "namespaces and veth pair"
+
+"$PY" "$SPAN_GEN" "$T/span.pcap" "$PACKETS" 7 >/dev/null
+ok $? "span-port capture of $PACKETS packets generated"
+sent_frames=$(tshark -r "$T/span.pcap" -T fields -e frame.number 2>/dev/null | wc -l)
+imap_conns=$(tshark -r "$T/span.pcap" -T fields -e tcp.stream \
+    -Y '(imap || tls) && (tcp.port == 143 || tcp.port == 993)' \
+    2>/dev/null | sort -u | wc -l)
+[ "$sent_frames" = "$PACKETS" ] && [ "$imap_conns" -gt 10 ]
+ok $? "tshark reads $sent_frames frames and $imap_conns IMAP connections in it"
+
+workers_list="1"
+"$IW" --help 2>&1 | grep -q -- '--workers' && workers_list="1 2"
+
+# imapwatch -i on the capture end; waits until its packet socket is open
+start_iw() {	# name, extra options...
+	local name=$1 i
+	shift
+	ip netns exec $CAP "$IW" -i iwrep-c --flows "$@" \
+	    -o "$T/$name.json" 2>"$T/$name.err" &
+	IWPID=$!
+	for i in $(seq 100); do
+		[ "$(ip netns exec $CAP cat /proc/net/packet | wc -l)" -gt 1 ] && break
+		sleep 0.1
+	done
+	sleep 0.5
+	kill -0 $IWPID 2>/dev/null
+}
+
+stop_iw() {
+	sleep 1
+	kill -TERM $IWPID 2>/dev/null
+	wait $IWPID
+}
+
+# the last stats event's figures: "packets dropped received imap_sessions
+# workers_ok" (workers_ok: 1 when per-worker figures add up or there are
+# none, 0 when they do not, - when there are none)
+figures() {	# events file
+	"$PY" - "$1" <<'EOF'
+import json, sys
+stats, conns = None, set()
+for line in open(sys.argv[1], encoding="utf-8"):
+    e = json.loads(line)
+    t = e.get("event_type")
+    if t == "stats":
+        stats = e["stats"]
+    elif t in ("imap", "tls") and e.get("dest_port") in (143, 993):
+        conns.add(e.get("flow_id"))
+cap = (stats or {}).get("capture", {})
+workers = (stats or {}).get("workers")
+per = "-"
+if isinstance(workers, list) and workers:
+    def total(key):
+        return sum(w.get("capture", w).get(key, 0) for w in workers)
+    per = "1" if (total("kernel_dropped") == cap.get("kernel_dropped") and
+                  total("kernel_received") == cap.get("kernel_received")) \
+        else "0"
+print(cap.get("packets", "x"), cap.get("kernel_dropped", "x"),
+      cap.get("kernel_received", "x"), len(conns), per)
+EOF
+}
+
+for n in $workers_list; do
+	wopt=()
+	[ "$workers_list" = 1 ] || wopt=(--workers $n)
+	start_iw paced-$n "${wopt[@]}"
+	ok $? "imapwatch -i ${wopt[*]} runs (paced)"
+	ip netns exec $TX tcpreplay -q -i iwrep-t --mbps=40 "$T/span.pcap" \
+	    >"$T/tcpreplay-paced-$n.out" 2>&1
+	ok $? "tcpreplay --mbps=40 plays the capture (${wopt[*]:-one worker})"
+	stop_iw
+	read -r pk dr rc conns per < <(figures "$T/paced-$n.json")
+	[ "$pk" = "$sent_frames" ]
+	ok $? "paced ${wopt[*]:-one worker}: every frame seen ($pk of $sent_frames)"
+	[ "$dr" = 0 ]
+	ok $? "paced ${wopt[*]:-one worker}: the kernel dropped nothing ($dr)"
+	[ "$conns" = "$imap_conns" ]
+	ok $? "paced ${wopt[*]:-one worker}: every IMAP connection found ($conns of $imap_conns)"
+	[ "$per" != 0 ]
+	ok $? "paced ${wopt[*]:-one worker}: per-worker figures add up to the totals ($per)"
+	clean_stderr "$T/paced-$n.err" "paced ${wopt[*]:-one worker}"
+
+	start_iw top-$n "${wopt[@]}"
+	ok $? "imapwatch -i ${wopt[*]} runs (top speed)"
+	ip netns exec $TX tcpreplay -q -i iwrep-t --topspeed --loop=3 \
+	    "$T/span.pcap" >"$T/tcpreplay-top-$n.out" 2>&1
+	ok $? "tcpreplay --topspeed plays the capture three times"
+	stop_iw
+	read -r pk dr rc conns per < <(figures "$T/top-$n.json")
+	case $dr in ''|*[!0-9]*) false ;; *) [ $((pk + dr)) = $((3 * sent_frames)) ] ;; esac
+	ok $? "top speed ${wopt[*]:-one worker}: kernel drops reported, and with the frames analysed make all that was sent ($pk + $dr of $((3 * sent_frames)))"
+	[ "$per" != 0 ]
+	ok $? "top speed ${wopt[*]:-one worker}: per-worker drops add up to the total ($per)"
+	clean_stderr "$T/top-$n.err" "top speed ${wopt[*]:-one worker}"
+done
+finish
