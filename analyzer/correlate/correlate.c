@@ -794,11 +794,26 @@ iw_corr_producer_done(struct iw_corr_producer *p)
 }
 
 /*
- * A worker's JSON may share parts with what the worker keeps (a cached
- * certificate, a session's lists), and json-c counts references without
- * atomics: the correlator, which frees it in another thread, gets a copy
- * of its own.
+ * A worker's JSON may share parts with what the worker keeps, and json-c
+ * counts references without atomics: the correlator, which frees it in
+ * another thread, gets a copy of its own.  What a worker keeps is TLS's
+ * (tls_report.c's lists, x509.c's cached certificate descriptions), which
+ * events carry under "tls", and facts' evidence (a leaf's certificate):
+ * those are copied, not the rest (a copy of every event costs as much as
+ * the analysis of a cleartext session).
  */
+static bool
+may_share(const struct iw_fact *f, struct json_object *obj)
+{
+	switch (f->kind) {
+	case IW_FACT_CAPS:
+	case IW_FACT_LEAF:
+	case IW_FACT_AUTH_FAILED:
+		return true;
+	}
+	return json_object_object_get_ex(obj, "tls", NULL);
+}
+
 static struct json_object *
 unshared(struct json_object *obj)
 {
@@ -819,7 +834,7 @@ submit_locked(struct iw_corr_producer *p, struct iw_fact *f,
 	f->producer = p->id;
 	f->clock = p->stamp;
 	f->seq = ++p->seq;
-	if (threaded && obj != NULL)
+	if (threaded && obj != NULL && may_share(f, obj))
 		obj = unshared(obj);
 	if ((r = malloc(sizeof(*r))) == NULL) {
 		json_object_put(obj);
