@@ -34,8 +34,12 @@ SAN	?=
 STAGES	 = analyzer/run analyzer/capture analyzer/decode analyzer/flow \
 	   analyzer/session dissectors analyzer/correlate analyzer/output
 HDR_DIRS = include $(STAGES)
+# A worker's state is _Thread_local (analyzer/run/workers.h): reached as
+# cheaply as a global, since the library only ever goes into executables.
+TLS	 = -ftls-model=local-exec
 CFLAGS	+= $(OPT) $(WARN) -std=gnu11 -D_GNU_SOURCE $(HDR_DIRS:%=-I%) \
-	   -I$(B)/gen $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(SAN)
+	   -I$(B)/gen $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(SAN) \
+	   $(TLS)
 LDLIBS	+= $(shell pkg-config --libs $(PKGS) 2>/dev/null) $(SAN)
 
 # Everything but main() goes into a library the tests link against.
