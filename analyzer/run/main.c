@@ -204,9 +204,9 @@ usage(FILE *fp)
 "                        [?mode=publish]; sockets take ?queue=16m&\n"
 "                        queue_events=100000, syslog ?facility=local5\n"
 "  -Z USER               drop root to USER once the capture is open\n"
-"  --workers N           worker threads reading files (default: the online\n"
-"                        CPUs, at most 8; 1: no threads); the flow limits\n"
-"                        are shared out among them\n"
+"  --workers N|auto      worker threads reading files (default 1: no\n"
+"                        threads; auto: the online CPUs, at most 8); the\n"
+"                        flow limits are shared out among them\n"
 "  --config FILE         read options from FILE (key = value, the long\n"
 "                        option names); the command line wins; reloaded\n"
 "                        on SIGHUP\n"
@@ -564,6 +564,10 @@ apply_capture(struct settings *st, int c, const char *a, char *err,
 		st->user = a;
 		return 0;
 	case OPT_WORKERS:
+		if (strcmp(a, "auto") == 0) {
+			st->workers = iw_workers_default();
+			return 0;
+		}
 		return int_number(a, "--workers", 1, IW_WORKERS_MAX,
 		    &st->workers, err, errlen);
 	}
@@ -1723,9 +1727,12 @@ free_everything(struct inputs *in)
 }
 
 /*
- * --workers, or the default: the online CPUs.  IW_TEST_WORKERS (the test
- * suite's, README "Testing") stands in for the default only.  Live
- * capture and --write-alerted run inline for now.
+ * --workers, or the default: one.  (The online CPUs, which the scale issue
+ * asked for, is `--workers auto`: on 2 shared cores two workers cost half
+ * as much CPU again as one and finish no sooner, README "Speed", so the
+ * default stays what is fastest here until the reader stops copying.)
+ * IW_TEST_WORKERS (the test suite's, README "Testing") stands in for the
+ * default only.  Live capture and --write-alerted run inline for now.
  */
 static int
 workers_wanted(void)
@@ -1736,7 +1743,7 @@ workers_wanted(void)
 	if (n == 0 && t != NULL && *t != '\0')
 		n = atoi(t);
 	if (n == 0)
-		n = iw_workers_default();
+		n = 1;
 	if (n < 1 || n > IW_WORKERS_MAX)
 		n = 1;
 	if (n > 1 && (run.iface != NULL || run.sensor.write_alerted != NULL)) {
