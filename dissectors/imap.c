@@ -29,7 +29,7 @@
 /* Bytes after which a "need more" from the TLS probe means "not TLS". */
 #define TLS_PROBE_MAX	16
 
-static uint64_t imap_serial;
+static _Thread_local uint64_t imap_serial;	/* the worker's */
 
 static const char *const anomaly_names[] = {
 	[A_NUL_IN_LINE] = "imap_nul_in_line",

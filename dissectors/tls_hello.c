@@ -617,7 +617,7 @@ message(struct iw_tls *t, enum iw_dir dir, uint8_t type, struct iw_rd m)
  * sends half a ClientHello and waits costs memory until the connection
  * ends, so the total is capped too, not only each message.
  */
-static size_t hs_held;
+static _Thread_local size_t hs_held;	/* the worker's */
 
 void
 tls_hs_free(struct tls_dir *d)

@@ -68,7 +68,7 @@ start(char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	iw_stats.tls_decryption = true;		/* stats say what it did */
+	iw_stats_decryption = true;		/* stats say what it did */
 	return 0;
 }
 

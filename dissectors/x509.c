@@ -51,8 +51,9 @@ struct cached_cert {
 	int		 self_signed;	/* -1 not known yet */
 };
 
-static struct cached_cert cert_cache[CERT_CACHE];
-static uint64_t cert_clock;
+/* a worker's own cache (iw_x509_thread_end frees it) */
+static _Thread_local struct cached_cert cert_cache[CERT_CACHE];
+static _Thread_local uint64_t cert_clock;
 
 static X509 *
 cache_lookup(const uint8_t *der, size_t len, uint64_t h)
@@ -96,6 +97,20 @@ cache_store(const uint8_t *der, size_t len, uint64_t h, X509 *x)
 	X509_up_ref(x);
 	c->x = x;
 	c->used = ++cert_clock;
+}
+
+void
+iw_x509_thread_end(void)
+{
+	int i;
+
+	for (i = 0; i < CERT_CACHE; i++) {
+		free(cert_cache[i].der);
+		X509_free(cert_cache[i].x);
+		json_object_put(cert_cache[i].json);
+		memset(&cert_cache[i], 0, sizeof(cert_cache[i]));
+	}
+	cert_clock = 0;
 }
 
 /* The cache entry of a certificate we parsed, by identity. */

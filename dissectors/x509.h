@@ -78,4 +78,7 @@ int iw_x509_load_ca(char *err, size_t errlen);
 /* Forget the loaded CA bundle (tests change iw_cfg.ca_file). */
 void iw_x509_reset_store(void);
 
+/* Frees the calling thread's certificate cache (a worker that ends). */
+void iw_x509_thread_end(void);
+
 #endif /* IW_X509_H */

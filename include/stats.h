@@ -2,8 +2,11 @@
 /*
  * stats.h - the run's counters, written as the `stats` event.
  *
- * One global struct (the program is single-threaded); each counter is
- * incremented where the thing it counts happens.
+ * One struct a thread: each counter is incremented where the thing it
+ * counts happens, in the thread it happens in (the reader, a worker, or
+ * whichever worker's watermark let the correlator run: correlate.h).
+ * With workers, every thread's copy is added into the main thread's once
+ * they are done (iw_stats_add), before the stats event is written.
  */
 #ifndef IW_STATS_H
 #define IW_STATS_H
@@ -117,8 +120,7 @@ struct iw_stats {
 	uint64_t	sessions_dropped;	/* dissector gave up */
 	uint64_t	inflated_bytes;		/* COMPRESS=DEFLATE output */
 	uint64_t	inflate_limited;	/* directions cut at a cap */
-	/* --keylog (tls_decryption: one was given) */
-	bool		tls_decryption;
+	/* --keylog (iw_stats_decryption: one was given) */
 	uint64_t	tls_sessions_decrypted;	/* a record decrypted */
 	uint64_t	tls_sessions_no_key;	/* the key log had none */
 	uint64_t	tls_records_auth_failed; /* wrong or stale keys */
@@ -142,9 +144,26 @@ struct iw_stats {
 
 	iw_time		first_ts;
 	iw_time		last_ts;
+
+	/* workers (analyzer/run/workers.h): set once they are done */
+	uint32_t	workers;		/* threads; 1: inline */
+	uint64_t	worker_queue_waits;	/* the reader found a worker's
+						 * queue full and waited */
+	uint64_t	workers_flow_mem;	/* flowmem.h, the workers' */
+	uint64_t	workers_flow_mem_peak;	/* sum of their peaks */
 };
 
-extern struct iw_stats iw_stats;
+extern _Thread_local struct iw_stats iw_stats;
+/* A key log was given (--keylog): the stats say what decryption did.
+ * Set by the main thread before any packet. */
+extern bool iw_stats_decryption;
+
+/*
+ * Adds a thread's counters to *into: sums, except the peaks and longest
+ * chains (the largest: a peak of the sums is not known), the times (the
+ * earliest first, latest last) and the anomaly kinds (by name).
+ */
+void iw_stats_add(struct iw_stats *into, const struct iw_stats *from);
 
 /* Counts an anomaly; returns its kind's index in the table, -1 past it. */
 int iw_stats_anomaly(const char *layer, const char *event);

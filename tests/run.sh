@@ -3,6 +3,13 @@
 # Runs the whole suite once per build directory given (e.g. build
 # build-asan) and ends with one line: "N passed, N failed, N skipped".
 #
+# Workers (README "Testing"): a pass runs imapwatch with one worker
+# (IW_TEST_WORKERS=1 stands in for the default, the online CPUs, so that
+# the tests of the limits see them whole).  BUILD@N is a second pass over
+# the tests that read captures (WORKERS_TESTS) with N workers; a build
+# directory whose name has "tsan" (ThreadSanitizer) runs those and
+# t_workers_equal.py only, with four workers.
+#
 # A test is a unit binary ($B/tests/test_*) or a script tests/t_*.sh /
 # tests/t_*.py.  Each prints lines "ok - what", "not ok - what" or
 # "skip - what (why)".  Strict: a test file counts one failure more when
@@ -160,36 +167,58 @@ check_events() {	# build, directory
 	fi
 }
 
+# the tests that read captures and check what imapwatch finds in them
+WORKERS_TESTS="t_pcaps.py t_imap_corpus.py t_tls_corpus.py t_schema.py"
+TSAN_TESTS="t_pcaps.py t_imap_corpus.py t_tls_corpus.py t_workers_equal.py"
+
+# Is test file $2 run in pass $1?
+in_pass() {
+	case $1 in
+	*@*) [[ " $WORKERS_TESTS " == *" $2 "* ]] ;;
+	*tsan*) [[ " $TSAN_TESTS " == *" $2 "* ]] ;;
+	*) true ;;
+	esac
+}
+
 read_rules
-for b in "$@"; do
+for spec in "$@"; do
+	b=${spec%@*}
+	export IW_TEST_WORKERS=1
+	[[ $spec == *@* ]] && IW_TEST_WORKERS=${spec#*@}
+	[[ $b == *tsan* ]] && IW_TEST_WORKERS=4
 	export IW_BUILD=$ROOT/$b
 	export IMAPWATCH=$ROOT/$b/imapwatch
 	IW_EVENT_LOG=$(mktemp -d /tmp/iw-events.XXXXXX) || exit 2
 	chmod 1777 "$IW_EVENT_LOG"	# -Z drops root before the first event
 	export IW_EVENT_LOG
-	if [ "$b" != build ]; then
+	unset ASAN_OPTIONS UBSAN_OPTIONS TSAN_OPTIONS
+	if [[ $b == *tsan* ]]; then
+		export TSAN_OPTIONS=halt_on_error=0:exitcode=66:second_deadlock_stack=1
+	elif [ "$b" != build ]; then
 		export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=23:strict_string_checks=1
 		export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=24
-	else
-		unset ASAN_OPTIONS UBSAN_OPTIONS
 	fi
 	for t in "$b"/tests/test_*; do
 		[ -x "$t" ] || continue
 		name=$(basename "$t")
+		[[ $spec == *@* ]] && continue
+		[[ $b == *tsan* ]] && [ "$name" != test_queue ] && continue
 		[ -n "$ONLY" ] && [[ "$name" != *"$ONLY"* ]] && continue
-		run_one "$b" "$name" "$t"
+		run_one "$spec" "$name" "$t"
 	done
 	for t in tests/t_*.sh tests/t_*.py; do
 		[ -f "$t" ] || continue
 		name=$(basename "$t")
+		in_pass "$spec" "$name" || continue
 		[ -n "$ONLY" ] && [[ "$name" != *"$ONLY"* ]] && continue
 		case "$t" in
-		*.py) run_one "$b" "$name" "$PYTHON" "$t" ;;
-		*) run_one "$b" "$name" bash "$t" ;;
+		*.py) run_one "$spec" "$name" "$PYTHON" "$t" ;;
+		*) run_one "$spec" "$name" bash "$t" ;;
 		esac
 	done
-	check_events "$b" "$IW_EVENT_LOG"
+	check_events "$spec" "$IW_EVENT_LOG"
 done
+unset IW_TEST_WORKERS
 unset IW_EVENT_LOG
 if [ ${#failed_list[@]} -gt 0 ]; then
 	echo "failing: ${failed_list[*]}"

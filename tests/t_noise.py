@@ -337,7 +337,7 @@ def every_key():
                                                                  "x\n"),
         "state-timeout": "100", "state-ttl": "leaf=3600",
         "state-cap": "authfail=100",
-        "report": os.path.join(T, "all-keys.html"),
+        "report": os.path.join(T, "all-keys.html"), "workers": "2",
         "keylog": owner_only("keylog", "# no keys\n"),
     }
     lines, missing = ["# every option"], []

@@ -293,11 +293,24 @@ def parse(lines):
 def same_memory(eve, ecs):
     """Resident memory differs between two runs, and so do the hash
     tables' chain lengths (each run draws its own SipHash key): take the
-    ECS run's."""
+    ECS run's.  With workers, so do the peaks (they are each worker's,
+    and the key decides which connections share a worker) and what
+    depends on how the threads ran: the reader's waits, the correlator's
+    longest queue."""
     if eve.get("event_type") == "stats":
         st = ecs.get("imapwatch", {}).get("stats", {})
         mem = st.get("memory", {})
-        for k in ("rss", "peak_rss"):
+        peaks = ("rss", "peak_rss")
+        if "workers" in st:
+            peaks += ("flows_peak",)
+            for k in ("flows_peak", "reassembly_bytes_peak"):
+                if k in st.get("tcp", {}) and k in eve["stats"]["tcp"]:
+                    eve["stats"]["tcp"][k] = st["tcp"][k]
+            eve["stats"]["workers"] = st["workers"]
+            if "queue_peak" in st.get("correlator", {}):
+                eve["stats"]["correlator"]["queue_peak"] = \
+                    st["correlator"]["queue_peak"]
+        for k in peaks:
             if k in mem:
                 eve["stats"]["memory"][k] = mem[k]
         if "hash_tables" in st and "hash_tables" in eve["stats"]:

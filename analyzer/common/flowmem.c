@@ -15,8 +15,10 @@
 
 #define HDR	alignof(max_align_t)
 
-static uint64_t in_use;
-static uint64_t peak;
+/* what the calling thread's worker holds (--flow-memory is split among
+ * workers: workers.h) */
+static _Thread_local uint64_t in_use;
+static _Thread_local uint64_t peak;
 
 static void *
 header_to_block(unsigned char *h, size_t n)

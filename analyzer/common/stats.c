@@ -3,6 +3,7 @@
  * stats.c - the run's counters and the `stats` event.
  */
 #include <json.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -16,7 +17,8 @@
 #include "output.h"
 #include "stats.h"
 
-struct iw_stats iw_stats;
+_Thread_local struct iw_stats iw_stats;
+bool iw_stats_decryption;
 
 static const char *const bad_names[IW_BAD_COUNT] = {
 	[IW_BAD_TRUNCATED_LINK] = "truncated_link",
@@ -64,6 +66,84 @@ iw_stats_anomaly(const char *layer, const char *event)
 	iw_stats.anomaly_count[i] = 1;
 	iw_stats.n_anomaly_kinds++;
 	return i;
+}
+
+/* Adds the uint64_t counters of [from, to) in b to a. */
+static void
+add_run(struct iw_stats *a, const struct iw_stats *b, size_t from, size_t to)
+{
+	uint64_t x, y;
+	size_t off;
+
+	for (off = from; off + sizeof(uint64_t) <= to;
+	    off += sizeof(uint64_t)) {
+		memcpy(&x, (const char *)a + off, sizeof(x));
+		memcpy(&y, (const char *)b + off, sizeof(y));
+		x += y;
+		memcpy((char *)a + off, &x, sizeof(x));
+	}
+}
+
+static uint64_t
+larger(uint64_t a, uint64_t b)
+{
+	return a > b ? a : b;
+}
+
+static void
+add_anomaly_kinds(struct iw_stats *a, const struct iw_stats *b)
+{
+	int i, j;
+
+	a->anomalies_other += b->anomalies_other;
+	for (j = 0; j < b->n_anomaly_kinds; j++) {
+		for (i = 0; i < a->n_anomaly_kinds; i++)
+			if (strcmp(a->anomaly_kind[i], b->anomaly_kind[j]) == 0)
+				break;
+		if (i == IW_MAX_ANOMALY_KINDS) {
+			a->anomalies_other += b->anomaly_count[j];
+			continue;
+		}
+		if (i == a->n_anomaly_kinds) {
+			memcpy(a->anomaly_kind[i], b->anomaly_kind[j],
+			    sizeof(a->anomaly_kind[i]));
+			a->n_anomaly_kinds++;
+		}
+		a->anomaly_count[i] += b->anomaly_count[j];
+	}
+}
+
+void
+iw_stats_add(struct iw_stats *a, const struct iw_stats *b)
+{
+	uint64_t flows_peak = larger(a->flows_peak, b->flows_peak);
+	uint64_t reasm_peak = larger(a->reasm_bytes_peak, b->reasm_bytes_peak);
+	int t;
+
+	/* the counters in runs of uint64_t, in the struct's order */
+	add_run(a, b, offsetof(struct iw_stats, packets),
+	    offsetof(struct iw_stats, input_cut_short));
+	add_run(a, b, offsetof(struct iw_stats, frag_datagrams),
+	    offsetof(struct iw_stats, n_anomaly_kinds));
+	add_run(a, b, offsetof(struct iw_stats, anomalies_repeated),
+	    offsetof(struct iw_stats, tables));
+	add_run(a, b, offsetof(struct iw_stats, events),
+	    offsetof(struct iw_stats, first_ts));
+	a->flows_peak = flows_peak;
+	a->reasm_bytes_peak = reasm_peak;
+	a->input_cut_short |= b->input_cut_short;
+	if (a->input_error[0] == '\0')
+		memcpy(a->input_error, b->input_error, sizeof(a->input_error));
+	add_anomaly_kinds(a, b);
+	for (t = 0; t < IW_TABLE_COUNT; t++) {
+		a->tables[t].longest_chain = larger(a->tables[t].longest_chain,
+		    b->tables[t].longest_chain);
+		a->tables[t].chain_evictions += b->tables[t].chain_evictions;
+	}
+	if (b->first_ts != 0 && (a->first_ts == 0 || b->first_ts < a->first_ts))
+		a->first_ts = b->first_ts;
+	if (b->last_ts > a->last_ts)
+		a->last_ts = b->last_ts;
 }
 
 static void
@@ -227,7 +307,7 @@ sessions_object(void)
 	add_u64(o, "dropped", iw_stats.sessions_dropped);
 	add_u64(o, "inflated_bytes", iw_stats.inflated_bytes);
 	add_u64(o, "inflate_limited", iw_stats.inflate_limited);
-	if (iw_stats.tls_decryption)
+	if (iw_stats_decryption)
 		json_object_object_add(o, "decryption", decryption_object());
 	f = json_object_new_object();
 	for (i = 0; i < IW_F_COUNT; i++)
@@ -241,6 +321,16 @@ sessions_object(void)
 	json_object_object_add(o, "anomalies", a);
 	add_u64(o, "anomalies_repeated", iw_stats.anomalies_repeated);
 	add_u64(o, "anomalies_rate_limited", iw_stats.anomalies_rate_limited);
+	return o;
+}
+
+static struct json_object *
+workers_object(void)
+{
+	struct json_object *o = json_object_new_object();
+
+	add_u64(o, "threads", iw_stats.workers);
+	add_u64(o, "queue_full_waits", iw_stats.worker_queue_waits);
 	return o;
 }
 
@@ -265,9 +355,12 @@ iw_stats_emit(iw_time ts)
 	add_u64(mem, "rss", rss);
 	add_u64(mem, "peak_rss", peak);
 	add_u64(mem, "reassembly_held", iw_stats.reasm_bytes_held);
-	add_u64(mem, "flows", iw_flowmem_in_use());
-	add_u64(mem, "flows_peak", iw_flowmem_peak());
+	add_u64(mem, "flows", iw_flowmem_in_use() + iw_stats.workers_flow_mem);
+	add_u64(mem, "flows_peak", iw_flowmem_peak() +
+	    iw_stats.workers_flow_mem_peak);
 	json_object_object_add(st, "memory", mem);
+	if (iw_stats.workers > 1)
+		json_object_object_add(st, "workers", workers_object());
 	add_u64(st, "events", iw_stats.events);
 	add_u64(st, "events_dropped", iw_stats.events_dropped);
 	json_object_object_add(st, "outputs", iw_output_stats());

@@ -9,12 +9,14 @@
  * so the findings decided here are in its list when it is written.
  */
 #include <json.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
 #include "alerted.h"
+#include "anomaly_rate.h"
 #include "config.h"
 #include "correlate.h"
 #include "event.h"
@@ -26,9 +28,16 @@
 #define SESS_BUCKETS	4096
 #define DAY		(86400 * IW_USEC)
 
+/*
+ * clock is the watermark the others read; stamp the time records are
+ * handed over with.  They move together (iw_corr_advance) except for a
+ * worker, which stamps every packet and publishes its watermark once a
+ * batch (iw_corr_stamp, then iw_corr_advance).
+ */
 struct iw_corr_producer {
 	uint32_t	id;
 	iw_time		clock;
+	iw_time		stamp;
 	uint64_t	seq;
 	bool		done;
 };
@@ -49,7 +58,24 @@ struct sess {
 
 static struct iw_corr_producer *producers[IW_CORR_MAX_PRODUCERS];
 static int n_producers;
-static struct iw_corr_producer *engine;
+/* the calling thread's producer: the engine's, or its worker's */
+static _Thread_local struct iw_corr_producer *engine;
+
+/*
+ * With workers (iw_corr_threads) every entry point holds this lock, so
+ * the correlator, and everything behind it (suppress.c's notes,
+ * --write-alerted's marks, the summary, the report, the sinks), runs in
+ * one thread at a time, whichever worker's watermark let records go.
+ * Without workers it is never taken.
+ */
+static pthread_mutex_t corr_lock = PTHREAD_MUTEX_INITIALIZER;
+static bool threaded;
+
+/* --anomaly-rate: the process-wide limit, applied in key order here */
+static struct iw_anomaly_rate anomaly_rate;
+static bool anomaly_rate_set;
+static char anomaly_kinds[IW_MAX_ANOMALY_KINDS][IW_ANOMALY_KIND_LEN];
+static int n_anomaly_kinds;
 
 static struct rec **heap;
 static size_t heap_n, heap_cap;
@@ -69,6 +95,38 @@ static struct {
 static iw_time last_clock = INT64_MIN;	/* of the last record taken */
 static uint64_t last_flow;
 
+static void
+lock(void)
+{
+	if (threaded)
+		pthread_mutex_lock(&corr_lock);
+}
+
+static void
+unlock(void)
+{
+	if (threaded)
+		pthread_mutex_unlock(&corr_lock);
+}
+
+void
+iw_corr_threads(bool on)
+{
+	threaded = on;
+}
+
+void
+iw_corr_lock(void)
+{
+	lock();
+}
+
+void
+iw_corr_unlock(void)
+{
+	unlock();
+}
+
 /* ---- records ---- */
 
 static size_t
@@ -81,6 +139,7 @@ body_len(enum iw_fact_kind kind)
 	case IW_FACT_ALERT:		return sizeof(struct iw_fact_alert);
 	case IW_FACT_EVENT:		return 0;
 	case IW_FACT_SESSION_END:	return sizeof(struct iw_fact_end);
+	case IW_FACT_ANOMALY:		return sizeof(struct iw_fact_anomaly);
 	case IW_FACT_KINDS:		break;
 	}
 	return 0;
@@ -121,6 +180,9 @@ fact_valid(const struct iw_fact *f)
 	case IW_FACT_ALERT:
 		return f->u.alert.finding < IW_F_COUNT &&
 		    f->u.alert.severity <= 3;
+	case IW_FACT_ANOMALY:
+		return memchr(f->u.anomaly.kind, '\0',
+		    sizeof(f->u.anomaly.kind)) != NULL;
 	}
 	return true;
 }
@@ -510,6 +572,47 @@ take_alert(struct rec *r)
 	r->obj = NULL;
 }
 
+/* The index of an anomaly kind in the rate limit's table (past it: -1). */
+static int
+anomaly_kind(const char *kind)
+{
+	int i;
+
+	for (i = 0; i < n_anomaly_kinds; i++)
+		if (strcmp(anomaly_kinds[i], kind) == 0)
+			return i;
+	if (i == IW_MAX_ANOMALY_KINDS)
+		return -1;
+	snprintf(anomaly_kinds[i], sizeof(anomaly_kinds[i]), "%s", kind);
+	n_anomaly_kinds++;
+	return i;
+}
+
+/*
+ * An anomaly event, written unless --anomaly-rate holds it back: the
+ * limit spans every session, so it is applied here, in key order on
+ * packet time, whatever worker the session was on.
+ */
+static void
+take_anomaly(struct rec *r)
+{
+	int kind = anomaly_kind(r->f.u.anomaly.kind);
+
+	/* set up, and again when a reload changed the rate */
+	if (!anomaly_rate_set ||
+	    anomaly_rate.per_second != iw_cfg.anomaly_rate) {
+		iw_anomaly_rate_init(&anomaly_rate, iw_cfg.anomaly_rate);
+		anomaly_rate_set = true;
+	}
+	if (!iw_anomaly_rate_admit(&anomaly_rate, kind < 0 ?
+	    IW_ANOMALY_KINDS - 1 : (unsigned)kind, r->f.ts)) {
+		iw_stats.anomalies_rate_limited++;
+		return;
+	}
+	write_event(r->obj);
+	r->obj = NULL;
+}
+
 /* The session's findings list, with those decided here. */
 static void
 complete_session(struct rec *r)
@@ -559,6 +662,9 @@ take(struct rec *r)
 	case IW_FACT_ALERT:
 		take_alert(r);
 		break;
+	case IW_FACT_ANOMALY:
+		take_anomaly(r);
+		break;
 	case IW_FACT_SESSION_END:
 		complete_session(r);
 		/* FALLTHROUGH */
@@ -582,15 +688,23 @@ take_and_free(struct rec *r)
 struct iw_corr_producer *
 iw_corr_producer_new(void)
 {
-	struct iw_corr_producer *p;
+	struct iw_corr_producer *p = NULL;
 
-	if (n_producers == IW_CORR_MAX_PRODUCERS ||
-	    (p = calloc(1, sizeof(*p))) == NULL)
-		return NULL;
-	p->id = (uint32_t)n_producers;
-	p->clock = INT64_MIN;
-	producers[n_producers++] = p;
+	lock();
+	if (n_producers < IW_CORR_MAX_PRODUCERS &&
+	    (p = calloc(1, sizeof(*p))) != NULL) {
+		p->id = (uint32_t)n_producers;
+		p->clock = p->stamp = INT64_MIN;
+		producers[n_producers++] = p;
+	}
+	unlock();
 	return p;
+}
+
+void
+iw_corr_set_engine(struct iw_corr_producer *p)
+{
+	engine = p;
 }
 
 struct iw_corr_producer *
@@ -616,13 +730,20 @@ watermark(void)
 	return w;
 }
 
-void
-iw_corr_release(void)
+static void
+flush_locked(void)
+{
+	while (heap_n > 0)
+		take_and_free(heap_pop());
+}
+
+static void
+release_locked(void)
 {
 	iw_time w = watermark();
 
 	if (w == INT64_MAX) {
-		iw_corr_flush();
+		flush_locked();
 		return;
 	}
 	while (heap_n > 0 && heap[0]->f.clock < w)
@@ -630,12 +751,30 @@ iw_corr_release(void)
 }
 
 void
+iw_corr_release(void)
+{
+	lock();
+	release_locked();
+	unlock();
+}
+
+void
+iw_corr_stamp(struct iw_corr_producer *p, iw_time t)
+{
+	if (t > p->stamp)
+		p->stamp = t;
+}
+
+void
 iw_corr_advance(struct iw_corr_producer *p, iw_time t)
 {
+	iw_corr_stamp(p, t);
 	if (t <= p->clock)
 		return;
+	lock();
 	p->clock = t;
-	iw_corr_release();
+	release_locked();
+	unlock();
 }
 
 void
@@ -648,19 +787,50 @@ iw_corr_advance_by(struct iw_corr_producer *p, iw_time elapsed)
 void
 iw_corr_producer_done(struct iw_corr_producer *p)
 {
+	lock();
 	p->done = true;
-	iw_corr_release();
+	release_locked();
+	unlock();
 }
 
-void
-iw_corr_submit(struct iw_corr_producer *p, struct iw_fact *f,
+/*
+ * A worker's JSON may share parts with what the worker keeps, and json-c
+ * counts references without atomics: the correlator, which frees it in
+ * another thread, gets a copy of its own.  What a worker keeps is TLS's
+ * (tls_report.c's lists, x509.c's cached certificate descriptions), which
+ * events carry under "tls" and a leaf's fact as its evidence: those are
+ * copied, not the rest (IMAP's evidence is made afresh each time, and a
+ * copy of every record costs half the analysis of a cleartext session).
+ */
+static bool
+may_share(const struct iw_fact *f, struct json_object *obj)
+{
+	return f->kind == IW_FACT_LEAF ||
+	    json_object_object_get_ex(obj, "tls", NULL);
+}
+
+static struct json_object *
+unshared(struct json_object *obj)
+{
+	struct json_object *copy = NULL;
+
+	if (json_object_deep_copy(obj, &copy, NULL) != 0)
+		copy = NULL;
+	json_object_put(obj);
+	return copy;
+}
+
+static void
+submit_locked(struct iw_corr_producer *p, struct iw_fact *f,
     const struct iw_flowref *ref, const char *app, struct json_object *obj)
 {
 	struct rec *r;
 
 	f->producer = p->id;
-	f->clock = p->clock;
+	f->clock = p->stamp;
 	f->seq = ++p->seq;
+	if (threaded && obj != NULL && may_share(f, obj))
+		obj = unshared(obj);
 	if ((r = malloc(sizeof(*r))) == NULL) {
 		json_object_put(obj);
 		iw_stats.events_dropped++;
@@ -682,10 +852,20 @@ iw_corr_submit(struct iw_corr_producer *p, struct iw_fact *f,
 }
 
 void
+iw_corr_submit(struct iw_corr_producer *p, struct iw_fact *f,
+    const struct iw_flowref *ref, const char *app, struct json_object *obj)
+{
+	lock();
+	submit_locked(p, f, ref, app, obj);
+	unlock();
+}
+
+void
 iw_corr_flush(void)
 {
-	while (heap_n > 0)
-		take_and_free(heap_pop());
+	lock();
+	flush_locked();
+	unlock();
 }
 
 void
@@ -710,6 +890,8 @@ iw_corr_shutdown(void)
 		free(producers[i]);
 	n_producers = 0;
 	engine = NULL;
+	anomaly_rate_set = false;
+	n_anomaly_kinds = 0;
 	memset(&cs, 0, sizeof(cs));
 	last_clock = INT64_MIN;
 	last_flow = 0;
@@ -795,10 +977,12 @@ iw_corr_alert(const struct iw_flowref *ref, const char *app, iw_time ts,
 	bool live;
 
 	iw_stats.findings[fi]++;
-	if (!iw_noise_alert(ref, fi, evidence))
+	lock();
+	if (!iw_noise_alert(ref, fi, evidence) ||
+	    (ev = alert_event(ref, app, ts, fi, severity, evidence)) == NULL) {
+		unlock();
 		return;
-	if ((ev = alert_event(ref, app, ts, fi, severity, evidence)) == NULL)
-		return;
+	}
 	/*
 	 * Certain to be written: --write-alerted keeps the connection from
 	 * now (piped, the packets held before this one are all still there).
@@ -812,7 +996,8 @@ iw_corr_alert(const struct iw_flowref *ref, const char *app, iw_time ts,
 	f.u.alert.severity = (uint8_t)(severity > 0 && severity <= 3 ?
 	    severity : 0);
 	f.u.alert.posture = iw_noise_is_server_posture(fi);
-	iw_corr_submit(iw_corr_engine(), &f, ref, app, ev);
+	submit_locked(iw_corr_engine(), &f, ref, app, ev);
+	unlock();
 }
 
 void
@@ -824,6 +1009,19 @@ iw_corr_event(const struct iw_flowref *ref, iw_time ts,
 	iw_fact_init(&f, IW_FACT_EVENT);
 	f.ts = ts;
 	f.flow_id = ref->flow_id;
+	iw_corr_submit(iw_corr_engine(), &f, ref, NULL, event);
+}
+
+void
+iw_corr_anomaly(const struct iw_flowref *ref, iw_time ts, const char *kind,
+    struct json_object *event)
+{
+	struct iw_fact f;
+
+	iw_fact_init(&f, IW_FACT_ANOMALY);
+	f.ts = ts;
+	f.flow_id = ref->flow_id;
+	snprintf(f.u.anomaly.kind, sizeof(f.u.anomaly.kind), "%s", kind);
 	iw_corr_submit(iw_corr_engine(), &f, ref, NULL, event);
 }
 
@@ -853,6 +1051,7 @@ iw_corr_stats(void)
 {
 	struct json_object *o = json_object_new_object();
 
+	lock();
 	add_u64(o, "records", cs.records);
 	add_u64(o, "facts", cs.facts);
 	add_u64(o, "invalid", cs.invalid);
@@ -861,5 +1060,6 @@ iw_corr_stats(void)
 	add_u64(o, "late", cs.late);
 	add_u64(o, "findings_unlisted", cs.findings_unlisted);
 	json_object_object_add(o, "state", iw_state_stats());
+	unlock();
 	return o;
 }

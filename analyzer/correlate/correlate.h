@@ -53,6 +53,7 @@ enum iw_fact_kind {
 	IW_FACT_ALERT,		/* an alert a dissector raised */
 	IW_FACT_EVENT,		/* another event of the connection */
 	IW_FACT_SESSION_END,	/* the session event, to complete */
+	IW_FACT_ANOMALY,	/* an anomaly event: --anomaly-rate decides */
 	IW_FACT_KINDS
 };
 
@@ -86,6 +87,12 @@ struct iw_fact_end {
 	uint64_t	findings;		/* the dissectors', a bit each */
 };
 
+#define IW_ANOMALY_KIND_LEN	48	/* "layer.event", as stats.h */
+
+struct iw_fact_anomaly {
+	char		kind[IW_ANOMALY_KIND_LEN];	/* NUL-terminated */
+};
+
 /*
  * One record as a producer hands it over.  version and len (the body's
  * size for the kind) are checked before anything is read: a record that
@@ -106,6 +113,7 @@ struct iw_fact {
 		struct iw_fact_auth	auth;
 		struct iw_fact_alert	alert;
 		struct iw_fact_end	end;
+		struct iw_fact_anomaly	anomaly;
 	} u;
 };
 
@@ -120,8 +128,27 @@ struct iw_corr_producer;
  * the earliest time. */
 struct iw_corr_producer *iw_corr_producer_new(void);
 
-/* The engine's producer (made on first use). */
+/* The calling thread's producer: the engine's (made on first use), or
+ * the one its worker set. */
 struct iw_corr_producer *iw_corr_engine(void);
+void iw_corr_set_engine(struct iw_corr_producer *);
+
+/*
+ * Workers run in threads: from now on every entry point takes one lock
+ * (set before the first worker starts, cleared after the last ended).
+ * iw_corr_lock() lets the run loop do what must not overlap a release
+ * (the sinks' timers).
+ */
+void iw_corr_threads(bool on);
+void iw_corr_lock(void);
+void iw_corr_unlock(void);
+
+/*
+ * What the producer hands over from now carries t (never back), but its
+ * watermark stays until iw_corr_advance publishes it: a worker stamps
+ * every packet and publishes once a batch.
+ */
+void iw_corr_stamp(struct iw_corr_producer *, iw_time t);
 
 /*
  * The producer's clock moves to t (never back): what it hands over from
@@ -175,6 +202,11 @@ void iw_corr_alert(const struct iw_flowref *, const char *app, iw_time ts,
 /* Another event of the connection (anomaly, flow), written in order. */
 void iw_corr_event(const struct iw_flowref *, iw_time ts,
     struct json_object *event);
+
+/* An anomaly event of kind "layer.event": written in order unless the
+ * process-wide --anomaly-rate holds it back (decided in key order). */
+void iw_corr_anomaly(const struct iw_flowref *, iw_time ts,
+    const char *kind, struct json_object *event);
 
 /* The session event with the dissectors' findings (a bit each). */
 void iw_corr_session_end(const struct iw_flowref *, const char *app,

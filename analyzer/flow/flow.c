@@ -36,10 +36,11 @@ struct flow_list {
 	struct iw_flow	*tail;
 };
 
-static struct iw_hlink **buckets;
-static size_t nbuckets;
-static uint64_t nflows;
-static struct flow_list lists[NLISTS];
+/* a worker's own table: one worker, one thread (workers.h) */
+static _Thread_local struct iw_hlink **buckets;
+static _Thread_local size_t nbuckets;
+static _Thread_local uint64_t nflows;
+static _Thread_local struct flow_list lists[NLISTS];
 
 /* Ports where a server is assumed when no handshake was captured. */
 static const uint16_t server_ports[] = {
@@ -550,6 +551,14 @@ static const char *const decode_anomaly_names[] = {
 	[IW_FLOW_FRAG_OVERLAP] = "ip_fragment_overlap",
 };
 
+static _Thread_local iw_flow_decode_anomaly_fn *hand_over;
+
+void
+iw_flow_hand_over_decode_anomalies(iw_flow_decode_anomaly_fn *fn)
+{
+	hand_over = fn;
+}
+
 void
 iw_flow_decode_anomaly(const struct iw_packet *p,
     enum iw_flow_decode_anomaly what)
@@ -560,6 +569,10 @@ iw_flow_decode_anomaly(const struct iw_packet *p,
 	uint64_t walked;
 	const char *app;
 
+	if (hand_over != NULL) {
+		hand_over(p, what);
+		return;
+	}
 	if (nbuckets == 0 || (f = lookup(p, flow_hash(&p->src, p->sport,
 	    &p->dst, p->dport), &dir, &walked)) == NULL ||
 	    (f->decode_anomalies & (1u << what)))

@@ -100,6 +100,15 @@ enum iw_flow_decode_anomaly {
 void iw_flow_decode_anomaly(const struct iw_packet *,
     enum iw_flow_decode_anomaly);
 
+/*
+ * With workers the reader decodes but the flow is in a worker's table:
+ * the reader's thread hands such anomalies over with fn instead (set in
+ * the reader's thread only; a worker's call does the work).
+ */
+typedef void iw_flow_decode_anomaly_fn(const struct iw_packet *,
+    enum iw_flow_decode_anomaly);
+void iw_flow_hand_over_decode_anomalies(iw_flow_decode_anomaly_fn *fn);
+
 /* Accounts the packet and runs it through reassembly. */
 void iw_flow_packet(struct iw_flow *, enum iw_dir, const struct iw_packet *);
 

@@ -80,8 +80,9 @@ struct holder_list {
 	struct iw_held	*head, *tail;
 };
 
-static struct holder_list holders[HOLD_LISTS];
-static uint64_t height_key;
+/* a worker's own holders, within its share of --reassembly-cap */
+static _Thread_local struct holder_list holders[HOLD_LISTS];
+static _Thread_local uint64_t height_key;
 
 static inline int32_t
 seq_diff(uint32_t a, uint32_t b)

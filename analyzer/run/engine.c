@@ -14,9 +14,14 @@
 #include "packet.h"
 #include "stats.h"
 
-static iw_time now;		/* the clock: latest packet time */
-static iw_time next_tick;
-static iw_time jump;		/* a time far ahead, not yet believed */
+/*
+ * The clock: the reader's (or, inline, the engine's) runs the jump rule;
+ * a worker's follows the stamps and ticks the reader sends it.  One each
+ * thread.
+ */
+static _Thread_local iw_time now;	/* latest packet time */
+static _Thread_local iw_time next_tick;
+static _Thread_local iw_time jump;	/* a time far ahead, not believed yet */
 
 #define MAX_JUMP	(3600 * IW_USEC)
 
@@ -122,6 +127,80 @@ iw_engine_packet(const struct iw_rawpkt *raw)
 	p.linktype = raw->linktype;
 	if (iw_decode(&p) == IW_DECODE_TCP)
 		tcp_segment(&p);
+}
+
+/* ---- with workers (workers.c): the reader's half, then a worker's ---- */
+
+bool
+iw_engine_read_clock(const struct iw_rawpkt *raw)
+{
+	bool second;
+
+	iw_stats.packets++;
+	iw_stats.bytes += raw->wirelen;
+	iw_stats.captured_bytes += raw->caplen;
+	advance_clock(raw->ts);
+	if (iw_stats.first_ts == 0)
+		iw_stats.first_ts = raw->ts;
+	iw_stats.last_ts = now;
+	/* as iw_engine_tick: once a second of packet time, fragments here,
+	 * flows in every worker (the caller ticks them before this packet) */
+	second = now >= next_tick;
+	if (second) {
+		next_tick = now + IW_USEC;
+		iw_decode_expire(now);
+	}
+	return second;
+}
+
+enum iw_decode_result
+iw_engine_read_decode(const struct iw_rawpkt *raw, struct iw_packet *p)
+{
+	p->ts = raw->ts;
+	p->data = raw->data;
+	p->caplen = raw->caplen;
+	p->wirelen = raw->wirelen;
+	p->linktype = raw->linktype;
+	return iw_decode(p);
+}
+
+void
+iw_engine_decode_anomaly(const struct iw_packet *p, int what, iw_time stamp)
+{
+	now = stamp;
+	iw_corr_stamp(iw_corr_engine(), stamp);
+	iw_flow_decode_anomaly(p, (enum iw_flow_decode_anomaly)what);
+}
+
+void
+iw_engine_worker_tick(iw_time t)
+{
+	now = t;
+	iw_corr_stamp(iw_corr_engine(), t);
+	iw_flows_expire(t);
+}
+
+void
+iw_engine_segment(const struct iw_packet *p, iw_time stamp)
+{
+	now = stamp;
+	iw_corr_stamp(iw_corr_engine(), stamp);
+	tcp_segment(p);
+}
+
+void
+iw_engine_worker_finish(iw_time t)
+{
+	now = t;
+	iw_corr_stamp(iw_corr_engine(), t);
+	iw_flows_shutdown(t);
+}
+
+void
+iw_engine_reader_finish(void)
+{
+	iw_decode_shutdown();
+	iw_corr_flush();
 }
 
 void

@@ -9,10 +9,10 @@
  * counted but never copied.  At the end it writes the session event.
  */
 #include <json.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "anomaly_rate.h"
 #include "config.h"
 #include "correlate.h"
 #include "dissector.h"
@@ -613,10 +613,6 @@ iw_alert(struct iw_session *s, enum iw_finding f, int severity,
 	return true;
 }
 
-/* The process-wide limit per kind (anomaly_rate.h); --anomaly-rate. */
-static struct iw_anomaly_rate anomaly_rate;
-static bool anomaly_rate_set;
-
 /*
  * Is this the session's first anomaly of the kind?  Later ones are only
  * counted: an overlap with other data in every retransmission must not
@@ -640,33 +636,16 @@ first_of_kind(struct iw_session *s, int kind)
 	return true;
 }
 
-/* Write or only count an anomaly of this kind seen at packet time ts. */
-static bool
-anomaly_admitted(int kind, iw_time ts)
-{
-	/* set up, and again when a reload changed the rate */
-	if (!anomaly_rate_set ||
-	    anomaly_rate.per_second != iw_cfg.anomaly_rate) {
-		iw_anomaly_rate_init(&anomaly_rate, iw_cfg.anomaly_rate);
-		anomaly_rate_set = true;
-	}
-	return iw_anomaly_rate_admit(&anomaly_rate, kind < 0 ?
-	    IW_ANOMALY_KINDS - 1 : (unsigned)kind, ts);
-}
-
 void
 iw_anomaly(struct iw_session *s, const char *type, const char *event,
     const char *layer)
 {
 	struct json_object *ev, *an;
 	int kind = iw_stats_anomaly(layer, event);
+	char name[IW_ANOMALY_KIND_LEN];
 
 	if (!first_of_kind(s, kind)) {
 		iw_stats.anomalies_repeated++;
-		return;
-	}
-	if (!anomaly_admitted(kind, s->now)) {
-		iw_stats.anomalies_rate_limited++;
 		return;
 	}
 	ev = iw_event_new("anomaly", s->now, s->flow);
@@ -677,5 +656,7 @@ iw_anomaly(struct iw_session *s, const char *type, const char *event,
 		    json_object_new_string(s->app));
 	an = iw_anomaly_eve(type, event, layer);
 	json_object_object_add(ev, "anomaly", an);
-	iw_corr_event(s->flow, s->now, ev);
+	/* the correlator applies --anomaly-rate, across every worker */
+	snprintf(name, sizeof(name), "%s.%s", layer, event);
+	iw_corr_anomaly(s->flow, s->now, name, ev);
 }
