@@ -239,7 +239,7 @@ median() { tr ' ' '\n' | grep . | sort -g | awk '{ v[NR] = $1 } END { if (NR == 
 minimum() { tr ' ' '\n' | grep . | sort -g | head -1; }
 maximum() { tr ' ' '\n' | grep . | sort -g | tail -1; }
 
-memavail=$(awk '/^MemAvailable:/ { print $2 * 1024 }' /proc/meminfo)
+memavail=$(awk '/^MemAvailable:/ { printf "%.0f\n", $2 * 1024 }' /proc/meminfo)
 
 # ---- measure ----
 for m in $MIXES; do
