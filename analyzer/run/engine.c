@@ -164,35 +164,39 @@ iw_engine_read_decode(const struct iw_rawpkt *raw, struct iw_packet *p)
 	return iw_decode(p);
 }
 
+/* A worker's clock is the reader's stamp: its own and its correlator's. */
+static void
+worker_clock(iw_time t)
+{
+	now = t;
+	iw_corr_stamp(iw_corr_engine(), t);
+}
+
 void
 iw_engine_decode_anomaly(const struct iw_packet *p, int what, iw_time stamp)
 {
-	now = stamp;
-	iw_corr_stamp(iw_corr_engine(), stamp);
+	worker_clock(stamp);
 	iw_flow_decode_anomaly(p, (enum iw_flow_decode_anomaly)what);
 }
 
 void
 iw_engine_worker_tick(iw_time t)
 {
-	now = t;
-	iw_corr_stamp(iw_corr_engine(), t);
+	worker_clock(t);
 	iw_flows_expire(t);
 }
 
 void
 iw_engine_segment(const struct iw_packet *p, iw_time stamp)
 {
-	now = stamp;
-	iw_corr_stamp(iw_corr_engine(), stamp);
+	worker_clock(stamp);
 	tcp_segment(p);
 }
 
 void
 iw_engine_worker_finish(iw_time t)
 {
-	now = t;
-	iw_corr_stamp(iw_corr_engine(), t);
+	worker_clock(t);
 	iw_flows_shutdown(t);
 }
 
