@@ -235,6 +235,21 @@ weak_cipher(struct iw_tls *t)
 	iw_alert(t->s, IW_F_WEAK_CIPHER, 0, ev);
 }
 
+/*
+ * TLS 1.3 hides the certificate: ask the correlator, in packet-time
+ * order, what an earlier session showed for this server and name (it
+ * adds tls.name_check_earlier if the certificate stays unseen here).  A
+ * name with a NUL byte is never a certificate's: no hint.
+ */
+static void
+name_hint(struct iw_tls *t)
+{
+	if (t->check_name == NULL ||
+	    (t->check_name == t->sni && memchr(t->sni, '\0', t->sni_len)))
+		return;
+	iw_corr_name_hint(t->s, t->check_name);
+}
+
 void
 tls_server_hello_findings(struct iw_tls *t)
 {
@@ -252,6 +267,8 @@ tls_server_hello_findings(struct iw_tls *t)
 	cs = t->cipher_set && !t->sslv2 ? iw_cipher_lookup(t->cipher) : NULL;
 	if (cs != NULL && (cs->flags & IW_CS_RSA_KX))
 		iw_alert(t->s, IW_F_NO_FORWARD_SECRECY, 0, evidence(t));
+	if (tls13(t))
+		name_hint(t);
 }
 
 /* ---- failure ---- */

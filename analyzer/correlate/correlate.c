@@ -49,11 +49,17 @@ struct rec {
 	struct json_object	*obj;
 };
 
-/* The findings decided here for a session whose event is not written. */
+/*
+ * What is decided here for a session whose event is not written: its
+ * findings, and the name check an earlier session saw (hint, an enum
+ * iw_name_check, 0 for none, and when).
+ */
 struct sess {
 	struct sess	*next;
 	uint64_t	 flow_id;
 	uint64_t	 bits;
+	iw_time		 hint_seen;
+	uint8_t		 hint;
 };
 
 static struct iw_corr_producer *producers[IW_CORR_MAX_PRODUCERS];
@@ -91,6 +97,7 @@ static struct {
 	uint64_t	late;
 	uint64_t	queue_peak;
 	uint64_t	findings_unlisted;
+	uint64_t	hints_unlisted;
 } cs;
 static iw_time last_clock = INT64_MIN;	/* of the last record taken */
 static uint64_t last_flow;
@@ -140,6 +147,7 @@ body_len(enum iw_fact_kind kind)
 	case IW_FACT_EVENT:		return 0;
 	case IW_FACT_SESSION_END:	return sizeof(struct iw_fact_end);
 	case IW_FACT_ANOMALY:		return sizeof(struct iw_fact_anomaly);
+	case IW_FACT_NAME_HINT:		return sizeof(struct iw_fact_hint);
 	case IW_FACT_KINDS:		break;
 	}
 	return 0;
@@ -175,6 +183,11 @@ fact_valid(const struct iw_fact *f)
 		    f->u.leaf.name_len < IW_STATE_NAME_MAX &&
 		    f->u.leaf.name[f->u.leaf.name_len] == '\0' &&
 		    f->u.leaf.name_check <= IW_CHECK_ENCRYPTED;
+	case IW_FACT_NAME_HINT:
+		return family_ok(&f->u.hint.server) &&
+		    f->u.hint.name_len > 0 &&
+		    f->u.hint.name_len < IW_STATE_NAME_MAX &&
+		    f->u.hint.name[f->u.hint.name_len] == '\0';
 	case IW_FACT_AUTH_FAILED:
 		return family_ok(&f->u.auth.client);
 	case IW_FACT_ALERT:
@@ -269,22 +282,33 @@ sess_slot(uint64_t flow_id)
 	return pp;
 }
 
-/* Records f for the session; false if it had it already. */
-static bool
-sess_add(uint64_t flow_id, enum iw_finding f)
+/* The session's entry, made if new; NULL past SESS_MAX or out of memory. */
+static struct sess *
+sess_get(uint64_t flow_id)
 {
 	struct sess **pp = sess_slot(flow_id), *s = *pp;
 
 	if (s == NULL) {
 		if (n_sessions == SESS_MAX || (s = calloc(1, sizeof(*s))) ==
-		    NULL) {
-			/* still alerted, not in the session's list */
-			cs.findings_unlisted++;
-			return true;
-		}
+		    NULL)
+			return NULL;
 		s->flow_id = flow_id;
 		*pp = s;
 		n_sessions++;
+	}
+	return s;
+}
+
+/* Records f for the session; false if it had it already. */
+static bool
+sess_add(uint64_t flow_id, enum iw_finding f)
+{
+	struct sess *s = sess_get(flow_id);
+
+	if (s == NULL) {
+		/* still alerted, not in the session's list */
+		cs.findings_unlisted++;
+		return true;
 	}
 	if (s->bits & (1ULL << f))
 		return false;
@@ -292,19 +316,19 @@ sess_add(uint64_t flow_id, enum iw_finding f)
 	return true;
 }
 
-static uint64_t
-sess_take(uint64_t flow_id)
+/* The session's entry, out of the table (*out zeroed when none). */
+static void
+sess_take(uint64_t flow_id, struct sess *out)
 {
 	struct sess **pp = sess_slot(flow_id), *s = *pp;
-	uint64_t bits;
 
+	memset(out, 0, sizeof(*out));
 	if (s == NULL)
-		return 0;
-	bits = s->bits;
+		return;
+	*out = *s;
 	*pp = s->next;
 	free(s);
 	n_sessions--;
-	return bits;
 }
 
 /* ---- writing ---- */
@@ -487,6 +511,38 @@ take_leaf(struct rec *r)
 }
 
 /*
+ * tls.name_check_earlier: a TLS 1.3 session's server and name showed a
+ * certificate in an earlier session (the leaf fact, this run's or the
+ * shared state's), whose name check is kept for the session event.
+ * Every sighting of a leaf replaces its name check, so the fact's last
+ * sighting is when that check was made.  Only a hint: no finding.
+ */
+static void
+take_hint(struct rec *r)
+{
+	const struct iw_fact_hint *h = &r->f.u.hint;
+	struct iw_state_key k;
+	struct iw_state_val old;
+	struct sess *s;
+
+	server_key(&k, IW_STATE_LEAF, &h->server, h->port);
+	k.name_len = h->name_len;
+	memcpy(k.name, h->name, h->name_len);
+	if (iw_state_get(&k, &old) == 1 && old.has_key &&
+	    old.last_flow != r->f.flow_id && old.last <= r->f.ts &&
+	    (old.name_check == IW_CHECK_MATCH ||
+	    old.name_check == IW_CHECK_MISMATCH)) {
+		if ((s = sess_get(r->f.flow_id)) == NULL)
+			cs.hints_unlisted++;
+		else {
+			s->hint = old.name_check;
+			s->hint_seen = old.last;
+		}
+	}
+	state_outage(r);
+}
+
+/*
  * auth_bruteforce: bruteforce_count failures from one client within
  * bruteforce_window seconds of packet time.
  */
@@ -613,18 +669,45 @@ take_anomaly(struct rec *r)
 	r->obj = NULL;
 }
 
+/*
+ * The earlier name check, beside a name check that stayed "encrypted"
+ * (with keys the certificate was seen and checked: no hint).
+ */
+static void
+add_hint(struct rec *r, const struct sess *s)
+{
+	struct json_object *tls, *nc, *res, *o;
+	char ts[IW_TSLEN];
+
+	if (s->hint == IW_CHECK_UNCHECKED ||
+	    !json_object_object_get_ex(r->obj, "tls", &tls) ||
+	    !json_object_object_get_ex(tls, "name_check", &nc) ||
+	    !json_object_object_get_ex(nc, "result", &res) ||
+	    strcmp(json_object_get_string(res), "encrypted") != 0)
+		return;
+	o = json_object_new_object();
+	json_object_object_add(o, "result", json_object_new_string(
+	    s->hint == IW_CHECK_MATCH ? "match" : "mismatch"));
+	json_object_object_add(o, "seen",
+	    json_object_new_string(iw_format_ts(s->hint_seen, ts)));
+	json_object_object_add(tls, "name_check_earlier", o);
+}
+
 /* The session's findings list, with those decided here. */
 static void
 complete_session(struct rec *r)
 {
-	uint64_t ours = sess_take(r->f.flow_id), all;
 	struct json_object *app, *list;
+	struct sess s;
+	uint64_t all;
 	int f;
 
-	if (ours == 0 || r->app == NULL ||
+	sess_take(r->f.flow_id, &s);
+	add_hint(r, &s);
+	if (s.bits == 0 || r->app == NULL ||
 	    !json_object_object_get_ex(r->obj, r->app, &app))
 		return;
-	all = r->f.u.end.findings | ours;
+	all = r->f.u.end.findings | s.bits;
 	list = json_object_new_array();
 	for (f = 0; f < IW_F_COUNT; f++)
 		if (all & (1ULL << f))
@@ -658,6 +741,10 @@ take(struct rec *r)
 	case IW_FACT_AUTH_FAILED:
 		cs.facts++;
 		take_auth_failed(r);
+		break;
+	case IW_FACT_NAME_HINT:
+		cs.facts++;
+		take_hint(r);
 		break;
 	case IW_FACT_ALERT:
 		take_alert(r);
@@ -957,6 +1044,23 @@ iw_corr_leaf(struct iw_session *s, const uint8_t key[32], const char *name,
 }
 
 void
+iw_corr_name_hint(struct iw_session *s, const char *name)
+{
+	const struct iw_flowref *ref = iw_session_flow(s);
+	struct iw_fact f;
+	size_t n = name != NULL ? strnlen(name, IW_STATE_NAME_MAX - 1) : 0;
+
+	if (n == 0)
+		return;
+	iw_fact_init(&f, IW_FACT_NAME_HINT);
+	f.u.hint.server = ref->ep.server;
+	f.u.hint.port = ref->ep.sport;
+	memcpy(f.u.hint.name, name, n);
+	f.u.hint.name_len = (uint16_t)n;
+	submit_session_fact(s, &f, NULL);
+}
+
+void
 iw_corr_auth_failed(struct iw_session *s, uint32_t attempt,
     struct json_object *evidence)
 {
@@ -1059,6 +1163,7 @@ iw_corr_stats(void)
 	add_u64(o, "released_early", cs.released_early);
 	add_u64(o, "late", cs.late);
 	add_u64(o, "findings_unlisted", cs.findings_unlisted);
+	add_u64(o, "hints_unlisted", cs.hints_unlisted);
 	json_object_object_add(o, "state", iw_state_stats());
 	unlock();
 	return o;

@@ -54,6 +54,8 @@ enum iw_fact_kind {
 	IW_FACT_EVENT,		/* another event of the connection */
 	IW_FACT_SESSION_END,	/* the session event, to complete */
 	IW_FACT_ANOMALY,	/* an anomaly event: --anomaly-rate decides */
+	IW_FACT_NAME_HINT,	/* a TLS 1.3 server and name: was its
+				 * certificate checked in an earlier session? */
 	IW_FACT_KINDS
 };
 
@@ -70,6 +72,13 @@ struct iw_fact_leaf {
 	char		name[IW_STATE_NAME_MAX];
 	uint8_t		key_sha256[32];
 	uint8_t		name_check;		/* enum iw_name_check */
+};
+
+struct iw_fact_hint {
+	struct iw_addr	server;
+	uint16_t	port;
+	uint16_t	name_len;		/* without the NUL */
+	char		name[IW_STATE_NAME_MAX];
 };
 
 struct iw_fact_auth {
@@ -114,6 +123,7 @@ struct iw_fact {
 		struct iw_fact_alert	alert;
 		struct iw_fact_end	end;
 		struct iw_fact_anomaly	anomaly;
+		struct iw_fact_hint	hint;
 	} u;
 };
 
@@ -186,6 +196,14 @@ void iw_corr_caps(struct iw_session *, bool offers_starttls,
 /* The server's leaf key for name (NULL: none) and its name check. */
 void iw_corr_leaf(struct iw_session *, const uint8_t key_sha256[32],
     const char *name, const char *name_check, struct json_object *evidence);
+
+/*
+ * A TLS 1.3 session to this server for name (its ServerHello seen): if
+ * the session event's certificate stays unseen (name_check "encrypted"),
+ * the correlator adds tls.name_check_earlier, the name check of the last
+ * earlier session that showed this server's certificate for name.
+ */
+void iw_corr_name_hint(struct iw_session *, const char *name);
 
 /* A failed authentication (attempt: its number in the session). */
 void iw_corr_auth_failed(struct iw_session *, uint32_t attempt,

@@ -9,7 +9,9 @@
  *
  *	starttls	server address:port that offered STARTTLS
  *	leaf		server address:port + certificate name: its leaf key
- *			and name-check result
+ *			and name-check result (each sighting replaces both,
+ *			so the last sighting is when that check was made:
+ *			tls.name_check_earlier reports it)
  *	authfail	client address: its failed authentications in the
  *			brute-force window
  *	once		server address:port + finding + period: an alert
