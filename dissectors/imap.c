@@ -155,12 +155,18 @@ both_off(struct iw_imap *st)
 	}
 }
 
+/* An injected command: its name, and its tag if short enough to keep. */
 static void
-inj_name(struct iw_imap *st, int cmd)
+inj_name(struct iw_imap *st, int cmd, const struct imap_token *tag)
 {
 	st->inj_total++;
-	if (st->n_inj < IMAP_INJ_NAMES)
-		st->inj_cmd[st->n_inj++] = (int8_t)cmd;
+	if (st->n_inj == IMAP_INJ_NAMES)
+		return;
+	if (tag->n > 0 && tag->n <= IMAP_INJ_TAG) {
+		memcpy(st->inj_tag[st->n_inj], tag->p, tag->n);
+		st->inj_taglen[st->n_inj] = (uint8_t)tag->n;
+	}
+	st->inj_cmd[st->n_inj++] = (int8_t)cmd;
 }
 
 /*
@@ -184,7 +190,7 @@ scan_line(struct iw_imap *st, const uint8_t *p, size_t len)
 	imap_next_token(p, n, &pos, &t, false);
 	imap_next_token(p, n, &pos, &name, false);
 	if (t.t == T_ATOM && name.t == T_ATOM)
-		inj_name(st, imap_cmd_lookup(name.p, name.n));
+		inj_name(st, imap_cmd_lookup(name.p, name.n), &t);
 	for (;;) {
 		imap_next_token(p, n, &pos, &t, false);
 		if (t.t == T_END || t.t == T_BADQUOTE)
@@ -304,6 +310,7 @@ starttls_ok(struct iw_imap *st)
 		both_off(st);
 		return;
 	}
+	iw_tls_set_outer(st->tls, st);
 	st->dir[IW_TO_CLIENT].x = X_TLS_FIRST;
 	if (cli->x != X_HOLD) {
 		cli->x = X_TLS_FIRST;

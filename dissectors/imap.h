@@ -27,6 +27,14 @@ struct json_object;
 #define IW_IMAP_AFTER_STARTTLS	0x2
 struct iw_imap *iw_imap_new_inner(struct iw_session *, unsigned flags);
 
+/*
+ * The commands the client sent after STARTTLS in clear (outer's), for
+ * the inner session: a tagged response inside TLS to one of them, before
+ * the client sent that tag inside TLS, is the server answering an
+ * injected command (imap.inside_tls.injected_answers).
+ */
+void iw_imap_inner_injected(struct iw_imap *inner, const struct iw_imap *outer);
+
 /* Same contract as struct iw_dissector's data/gap/end/report. */
 size_t iw_imap_data(struct iw_imap *, enum iw_dir, const uint8_t *, size_t);
 void iw_imap_gap(struct iw_imap *, enum iw_dir, uint64_t);

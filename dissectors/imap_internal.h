@@ -43,6 +43,7 @@ struct z_stream_s;
 #define IMAP_LITREAD_MAX	256	/* literals read for their value */
 #define IMAP_TIMELINE_MAX	32
 #define IMAP_INJ_NAMES		8
+#define IMAP_INJ_TAG		32	/* injected tags kept (longer: none) */
 #define IMAP_UNKNOWN_NAMES	8
 #define IMAP_NAME_MAX		24	/* command names */
 #define IMAP_TAIL		24	/* tail of a discarded long line */
@@ -171,6 +172,8 @@ struct imap_auth {
 struct imap_pending {
 	uint64_t	 seq;		/* 0: free */
 	int16_t		 cmd;
+	uint8_t		 inj;		/* 1 + its index among the injected
+					 * commands (inner), 0: the client's */
 	uint16_t	 taglen;	/* full length, capped */
 	uint32_t	 auth;		/* auth serial, 0 none */
 	uint8_t		 tag[IMAP_TAG_MAX];
@@ -301,6 +304,11 @@ struct iw_imap {
 	uint8_t		 n_inj;
 	uint32_t	 inj_total;
 	int8_t		 inj_cmd[IMAP_INJ_NAMES];
+	uint8_t		 inj_taglen[IMAP_INJ_NAMES];	/* 0: too long */
+	uint8_t		 inj_tag[IMAP_INJ_NAMES][IMAP_INJ_TAG];
+	/* inner: the server's answer to each, inside TLS (0: none) */
+	uint8_t		 inj_status[IMAP_INJ_NAMES];
+	bool		 inj_seeded;	/* the outer's were given */
 
 	/* COMPRESS */
 	bool		 compressed;

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "dissector.h"
+#include "imap.h"
 #include "imap_internal.h"
 #include "session.h"
 
@@ -48,8 +49,26 @@ pending_evict(struct iw_imap *st, struct imap_pending *e)
 	e->seq = 0;
 }
 
+/*
+ * The client sends a tag of an injected command inside TLS itself: from
+ * now on an answer with that tag may be to either, so to neither.
+ */
 static void
-pending_add(struct iw_imap *st, int cmd, const uint8_t *tag, size_t taglen,
+injected_forget(struct iw_imap *st, const uint8_t *tag, size_t taglen)
+{
+	struct imap_pending *e;
+	int i;
+
+	for (i = 0; i < IMAP_OUTSTANDING; i++) {
+		e = &st->pend[i];
+		if (e->seq != 0 && e->inj != 0 && e->taglen == taglen &&
+		    memcmp(e->tag, tag, taglen) == 0)
+			e->seq = 0;
+	}
+}
+
+static struct imap_pending *
+pending_put(struct iw_imap *st, int cmd, const uint8_t *tag, size_t taglen,
     uint32_t auth)
 {
 	struct imap_pending *e = NULL, *old = NULL;
@@ -70,7 +89,41 @@ pending_add(struct iw_imap *st, int cmd, const uint8_t *tag, size_t taglen,
 	e->seq = ++st->pend_seq;
 	e->cmd = (int16_t)cmd;
 	e->auth = auth;
+	e->inj = 0;
 	copy_tag(e->tag, &e->taglen, tag, taglen);
+	return e;
+}
+
+static void
+pending_add(struct iw_imap *st, int cmd, const uint8_t *tag, size_t taglen,
+    uint32_t auth)
+{
+	if (st->inj_seeded && taglen <= IMAP_INJ_TAG)
+		injected_forget(st, tag, taglen);
+	pending_put(st, cmd, tag, taglen, auth);
+}
+
+void
+iw_imap_inner_injected(struct iw_imap *st, const struct iw_imap *outer)
+{
+	struct imap_pending *e;
+	int i;
+
+	if (!st->inner || !st->decrypted || outer->injected_bytes == 0)
+		return;
+	st->inj_seeded = true;
+	st->n_inj = outer->n_inj;
+	st->inj_total = outer->inj_total;
+	memcpy(st->inj_cmd, outer->inj_cmd, sizeof(st->inj_cmd));
+	memcpy(st->inj_taglen, outer->inj_taglen, sizeof(st->inj_taglen));
+	memcpy(st->inj_tag, outer->inj_tag, sizeof(st->inj_tag));
+	for (i = 0; i < st->n_inj; i++) {
+		if (st->inj_taglen[i] == 0)
+			continue;
+		e = pending_put(st, st->inj_cmd[i], st->inj_tag[i],
+		    st->inj_taglen[i], 0);
+		e->inj = (uint8_t)(i + 1);
+	}
 }
 
 /* The oldest outstanding command with this tag. */
@@ -865,6 +918,11 @@ tagged(struct iw_imap *st, const uint8_t *p, size_t n, bool truncated)
 	}
 	c = *e;
 	e->seq = 0;
+	if (c.inj != 0) {
+		/* the server ran a command sent before TLS, inside TLS */
+		st->inj_status[c.inj - 1] = status;
+		return;
+	}
 	completion(st, &c, status, &r, code_caps);
 }
 

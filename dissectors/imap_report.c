@@ -278,6 +278,30 @@ auth_append(struct iw_imap *st, struct json_object *o)
 }
 
 /*
+ * Commands the client injected before TLS that the server answered
+ * inside it (a server that keeps what it read before the handshake, the
+ * STARTTLS injection of CVE-2011-0411): tag, command, status.
+ * Empty when the server answered none (it discarded them, as it must).
+ */
+static void
+injected_answers(struct iw_imap *st, struct json_object *in)
+{
+	struct json_object *list = json_object_new_array(), *a;
+	int i;
+
+	for (i = 0; i < st->n_inj; i++) {
+		if (st->inj_status[i] == ST_NONE)
+			continue;
+		a = json_object_new_object();
+		imap_add_str(a, "tag", st->inj_tag[i], st->inj_taglen[i]);
+		add_const(a, "command", imap_cmd_name(st->inj_cmd[i]));
+		add_const(a, "status", imap_status_name(st->inj_status[i]));
+		json_object_array_add(list, a);
+	}
+	json_object_object_add(in, "injected_answers", list);
+}
+
+/*
  * Decrypted with a key log: the capabilities the server announced inside
  * TLS and whether the client asked for them again (RFC 2595 3.1: what it
  * learnt before TLS must be forgotten).
@@ -291,6 +315,8 @@ decrypted(struct iw_imap *st, struct json_object *in)
 	if (st->caps_after.seen)
 		imap_json_caps(in, "capabilities_after_login", &st->caps_after);
 	add_bool(in, "capability_requested", st->by_cmd[C_CAPABILITY] > 0);
+	if (st->inj_seeded)
+		injected_answers(st, in);
 }
 
 /* What a NULL-cipher TLS session carried, beside the outer "mode". */

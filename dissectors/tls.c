@@ -104,6 +104,12 @@ tls_decide_app(struct iw_tls *t)
 
 static const struct iw_tlsd_ops decrypt_ops;
 
+void
+iw_tls_set_outer(struct iw_tls *t, const struct iw_imap *outer)
+{
+	t->outer = outer;
+}
+
 struct iw_tls *
 iw_tls_new(struct iw_session *s, enum iw_tls_origin origin)
 {
@@ -358,9 +364,13 @@ null_plaintext(struct iw_tls *t, enum iw_dir dir, const uint8_t *p, size_t n)
 
 	if (!t->is_imap || n == 0)
 		return;
-	if (t->inner == NULL && (t->inner = iw_imap_new_inner(t->s,
-	    inner_flags(t))) == NULL)
-		return;
+	if (t->inner == NULL) {
+		if ((t->inner = iw_imap_new_inner(t->s, inner_flags(t))) ==
+		    NULL)
+			return;
+		if (t->outer != NULL)
+			iw_imap_inner_injected(t->inner, t->outer);
+	}
 	if (d->plain_len == 0) {
 		c = inner_feed(t, dir, p, n);
 		p += c;

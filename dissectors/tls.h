@@ -13,6 +13,7 @@
 
 #include "iw.h"
 
+struct iw_imap;
 struct iw_session;
 struct iw_tls;
 struct json_object;
@@ -25,6 +26,8 @@ enum iw_tls_origin {
 };
 
 struct iw_tls *iw_tls_new(struct iw_session *, enum iw_tls_origin);
+/* After STARTTLS: the IMAP session it began in (it outlives the TLS). */
+void iw_tls_set_outer(struct iw_tls *, const struct iw_imap *outer);
 
 /* Same contract as struct iw_dissector's data/gap/end/report. */
 size_t iw_tls_data(struct iw_tls *, enum iw_dir, const uint8_t *, size_t);
