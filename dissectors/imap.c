@@ -268,11 +268,14 @@ injected(struct iw_imap *st, const uint8_t *buf, size_t len)
 	return n;
 }
 
+/*
+ * inner: the decrypted session that saw what the server did with them
+ * (NULL: not known).
+ */
 static void
-injection_found(struct iw_imap *st)
+injection_found(struct iw_imap *st, const struct iw_imap *inner)
 {
 	struct json_object *ev, *list;
-	struct imap_auth *a;
 	int i;
 
 	ev = imap_evidence(st, st->starttls_tag, st->starttls_taglen,
@@ -284,9 +287,21 @@ injection_found(struct iw_imap *st)
 		json_object_array_add(list,
 		    json_object_new_string(imap_cmd_name(st->inj_cmd[i])));
 	json_object_object_add(ev, "injected_commands", list);
+	if (inner != NULL && inner->inj_seeded)
+		json_object_object_add(ev, "injected_answers",
+		    imap_injected_answers(inner));
 	iw_alert(st->s, IW_F_STARTTLS_COMMAND_INJECTION, 0, ev);
+}
+
+/* Credentials among the injected commands crossed in clear, whatever
+ * came next. */
+static void
+injected_credentials(struct iw_imap *st)
+{
+	struct imap_auth *a;
+	int i;
+
 	imap_timeline(st, "command_injection");
-	/* credentials among them crossed in clear, whatever came next */
 	for (i = 0; i < st->n_inj; i++) {
 		if (st->inj_cmd[i] != C_LOGIN &&
 		    st->inj_cmd[i] != C_AUTHENTICATE)
@@ -319,8 +334,22 @@ starttls_ok(struct iw_imap *st)
 	st->injected_bytes = st->injected_consumed + cli->held_inj;
 	cli->inj_left = cli->held_inj;
 	cli->x = cli->inj_left > 0 ? X_INJECTED : X_TLS_FIRST;
-	if (st->injected_bytes > 0)
-		injection_found(st);
+	if (st->injected_bytes == 0)
+		return;
+	if (iw_cfg.n_keylogs > 0)
+		st->inj_alert_held = true;	/* the keys may tell more */
+	else
+		injection_found(st, NULL);
+	injected_credentials(st);
+}
+
+void
+iw_imap_injection_settle(struct iw_imap *st, const struct iw_imap *inner)
+{
+	if (!st->inj_alert_held)
+		return;
+	st->inj_alert_held = false;
+	injection_found(st, inner);
 }
 
 static void
@@ -591,6 +620,8 @@ iw_imap_end(struct iw_imap *st, enum iw_end_reason why)
 	if (st->tls == NULL)
 		return;
 	iw_tls_end(st->tls, why);
+	/* still held: the client never spoke inside TLS */
+	iw_imap_injection_settle(st, iw_tls_inner(st->tls));
 	if (!st->starttls_ok || iw_tls_established(st->tls))
 		return;
 	ev = imap_evidence(st, st->starttls_tag, st->starttls_taglen,

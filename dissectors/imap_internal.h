@@ -309,6 +309,8 @@ struct iw_imap {
 	/* inner: the server's answer to each, inside TLS (0: none) */
 	uint8_t		 inj_status[IMAP_INJ_NAMES];
 	bool		 inj_seeded;	/* the outer's were given */
+	bool		 inj_alert_held;	/* outer: until the inner knows */
+	struct iw_imap	*outer;		/* inner after STARTTLS: the outer */
 
 	/* COMPRESS */
 	bool		 compressed;
@@ -427,5 +429,7 @@ void	imap_inflate_free(struct imap_dir *);
 /* ---- imap_report.c ---- */
 void	imap_report_full(struct iw_imap *, struct json_object *ev);
 void	imap_report_inner(struct iw_imap *, struct json_object *ev);
+struct json_object *imap_injected_answers(const struct iw_imap *inner);
+void	imap_injection_check(struct iw_imap *inner, bool client_spoke);
 
 #endif /* IW_IMAP_INTERNAL_H */

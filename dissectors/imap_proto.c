@@ -98,13 +98,33 @@ static void
 pending_add(struct iw_imap *st, int cmd, const uint8_t *tag, size_t taglen,
     uint32_t auth)
 {
-	if (st->inj_seeded && taglen <= IMAP_INJ_TAG)
-		injected_forget(st, tag, taglen);
+	if (st->inj_seeded) {
+		imap_injection_check(st, true);
+		if (taglen <= IMAP_INJ_TAG)
+			injected_forget(st, tag, taglen);
+	}
 	pending_put(st, cmd, tag, taglen, auth);
 }
 
+/*
+ * The outer's held alert can go once the client spoke inside TLS (the
+ * server had its turn) or every injected command was answered.
+ */
 void
-iw_imap_inner_injected(struct iw_imap *st, const struct iw_imap *outer)
+imap_injection_check(struct iw_imap *st, bool client_spoke)
+{
+	int i;
+
+	if (st->outer == NULL || !st->outer->inj_alert_held)
+		return;
+	for (i = 0; !client_spoke && i < st->n_inj; i++)
+		if (st->inj_taglen[i] > 0 && st->inj_status[i] == ST_NONE)
+			return;
+	iw_imap_injection_settle(st->outer, st);
+}
+
+void
+iw_imap_inner_injected(struct iw_imap *st, struct iw_imap *outer)
 {
 	struct imap_pending *e;
 	int i;
@@ -112,6 +132,7 @@ iw_imap_inner_injected(struct iw_imap *st, const struct iw_imap *outer)
 	if (!st->inner || !st->decrypted || outer->injected_bytes == 0)
 		return;
 	st->inj_seeded = true;
+	st->outer = outer;
 	st->n_inj = outer->n_inj;
 	st->inj_total = outer->inj_total;
 	memcpy(st->inj_cmd, outer->inj_cmd, sizeof(st->inj_cmd));
@@ -921,6 +942,7 @@ tagged(struct iw_imap *st, const uint8_t *p, size_t n, bool truncated)
 	if (c.inj != 0) {
 		/* the server ran a command sent before TLS, inside TLS */
 		st->inj_status[c.inj - 1] = status;
+		imap_injection_check(st, false);
 		return;
 	}
 	completion(st, &c, status, &r, code_caps);

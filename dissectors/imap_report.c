@@ -283,8 +283,8 @@ auth_append(struct iw_imap *st, struct json_object *o)
  * STARTTLS injection of CVE-2011-0411): tag, command, status.
  * Empty when the server answered none (it discarded them, as it must).
  */
-static void
-injected_answers(struct iw_imap *st, struct json_object *in)
+struct json_object *
+imap_injected_answers(const struct iw_imap *st)
 {
 	struct json_object *list = json_object_new_array(), *a;
 	int i;
@@ -298,7 +298,7 @@ injected_answers(struct iw_imap *st, struct json_object *in)
 		add_const(a, "status", imap_status_name(st->inj_status[i]));
 		json_object_array_add(list, a);
 	}
-	json_object_object_add(in, "injected_answers", list);
+	return list;
 }
 
 /*
@@ -316,7 +316,8 @@ decrypted(struct iw_imap *st, struct json_object *in)
 		imap_json_caps(in, "capabilities_after_login", &st->caps_after);
 	add_bool(in, "capability_requested", st->by_cmd[C_CAPABILITY] > 0);
 	if (st->inj_seeded)
-		injected_answers(st, in);
+		json_object_object_add(in, "injected_answers",
+		    imap_injected_answers(st));
 }
 
 /* What a NULL-cipher TLS session carried, beside the outer "mode". */

@@ -105,9 +105,15 @@ tls_decide_app(struct iw_tls *t)
 static const struct iw_tlsd_ops decrypt_ops;
 
 void
-iw_tls_set_outer(struct iw_tls *t, const struct iw_imap *outer)
+iw_tls_set_outer(struct iw_tls *t, struct iw_imap *outer)
 {
 	t->outer = outer;
+}
+
+const struct iw_imap *
+iw_tls_inner(const struct iw_tls *t)
+{
+	return t->inner;
 }
 
 struct iw_tls *
@@ -578,6 +584,11 @@ decrypt_stopped(void *arg, enum iw_dir dir, enum iw_tlsd_state why)
 	default:
 		break;
 	}
+	/* what the server did with injected commands cannot be known now */
+	if (t->outer != NULL && (why == IW_TLSD_NO_KEYS ||
+	    why == IW_TLSD_AUTH_FAILED || (why == IW_TLSD_GAP &&
+	    dir == IW_TO_CLIENT)))
+		iw_imap_injection_settle(t->outer, t->inner);
 	/* the IMAP inside lost the rest of this direction (a TCP gap
 	 * reaches it from iw_tls_gap) */
 	if (t->inner != NULL && (why == IW_TLSD_AUTH_FAILED ||

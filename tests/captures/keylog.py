@@ -427,7 +427,9 @@ def main():
     if not a.only and not failed:
         d = os.path.join(a.root, "pcaps", "keylog")
         for f in os.listdir(d):
-            if f.split(".")[0] not in made:
+            # keylog-scripted-*: injected_keylog.py's, not ours
+            if f.split(".")[0] not in made and \
+                    not f.startswith("keylog-scripted-"):
                 os.unlink(os.path.join(d, f))
                 print("keylog: removed stale " + f)
     if failed:
