@@ -122,9 +122,12 @@ imap_feed_internal(struct iw_imap *st, enum iw_dir d, const uint8_t *buf,
     size_t len)
 {
 	struct imap_dir *dr = &st->dir[d];
+	uint8_t x = dr->x;
 	size_t done = 0, n;
 
-	while (done < len) {
+	/* a line that changes the mode (the OK to COMPRESS inside TLS)
+	 * ends what is read as plain lines */
+	while (done < len && dr->x == x) {
 		if (dr->skip > 0) {
 			n = len - done;
 			if (dr->skip < n)
@@ -459,13 +462,14 @@ tls_first(struct iw_imap *st, enum iw_dir d, const uint8_t *buf, size_t len)
 /* ---- COMPRESS ---- */
 
 /* Tagged OK to COMPRESS: the server compresses after that line, the
- * client everything it sends once it has seen it. */
+ * client everything it sends once it has seen it.  Inside TLS too: the
+ * inner session inflates what TLS gave it. */
 void
 imap_compress_start(struct iw_imap *st)
 {
 	int d;
 
-	if (st->inner || st->compressed)
+	if (st->compressed)
 		return;
 	st->compressed = true;
 	imap_timeline(st, "compress");
@@ -546,9 +550,15 @@ size_t
 iw_imap_data(struct iw_imap *st, enum iw_dir d, const uint8_t *buf,
     size_t len)
 {
-	if (st->inner)
-		return st->dir[d].x == X_OFF ? len :
-		    imap_feed_internal(st, d, buf, len);
+	if (st->inner) {
+		switch (st->dir[d].x) {
+		case X_OFF:
+			return len;
+		case X_DEFLATE:
+			return imap_inflate(st, d, buf, len);
+		}
+		return imap_feed_internal(st, d, buf, len);
+	}
 	return outer_data(st, d, buf, len);
 }
 

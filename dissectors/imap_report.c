@@ -315,6 +315,7 @@ decrypted(struct iw_imap *st, struct json_object *in)
 	if (st->caps_after.seen)
 		imap_json_caps(in, "capabilities_after_login", &st->caps_after);
 	add_bool(in, "capability_requested", st->by_cmd[C_CAPABILITY] > 0);
+	add_bool(in, "compressed", st->compressed);
 	if (st->inj_seeded)
 		json_object_object_add(in, "injected_answers",
 		    imap_injected_answers(st));

@@ -62,6 +62,8 @@ CERT_FINDINGS = {"cert_name_mismatch", "cert_expired", "cert_not_yet_valid",
                  "cert_self_signed", "cert_untrusted", "weak_key",
                  "weak_signature"}
 BAD = "client_accepted_bad_certificate"
+DEFLATED = re.compile(r"^C\(deflate\): b'\S+ (\w+)", re.M)
+COMPRESSED = "keylog-tls13-compress-imaplib-starttls"
 
 
 # ---- imapwatch ----
@@ -262,8 +264,14 @@ def check_inner(name, ev, text, refused, decrypted, wire, refused_early):
               name + ": imap.inside_tls decrypted"):
         return
     by = inner["commands"]["by_name"]
-    ok(by == dict(wire - refused_early), name + ": commands inside TLS by "
-       "name as tshark decrypts them", "%r, tshark %r" % (by, dict(wire)))
+    # tshark does not inflate COMPRESS=DEFLATE: what followed it is the
+    # client's own log of what it deflated
+    deflated = collections.Counter(c.upper() for c in DEFLATED.findall(text))
+    ok(by == dict(wire - refused_early + deflated) and
+       inner.get("compressed", False) == bool(deflated),
+       name + ": commands inside TLS by name as tshark decrypts them%s" % (
+           " and the client deflated after COMPRESS" if deflated else ""),
+       "%r, tshark %r, deflated %r" % (by, dict(wire), dict(deflated)))
     logged = collections.Counter(c for _, c in want)
     ok(all(by.get(c, 0) >= n for c, n in logged.items()),
        name + ": every command of the client's log inside TLS is there",
@@ -520,6 +528,27 @@ def check_keylog_file(tmp):
     ok("decrypted" in statuses, "keylog in --config decrypts")
 
 
+def check_compress_limits(tmp):
+    """COMPRESS inside TLS: the bomb caps apply there too."""
+    base = os.path.join(KEYDIR, COMPRESSED)
+    keylog = private_copy(base + ".keylog", tmp)
+    with open(base + ".clients.log") as fp:
+        ok("COMPRESS: OK" in fp.read(), COMPRESSED + ": the client's log "
+           "says dovecot began compression")
+    r = Run(base + ".pcap", ["--keylog", keylog, "--inflate-max", "100"],
+            tmp)
+    port = [p for p in r.session][0]
+    inner = r.session[port]["imap"]["inside_tls"]
+    ok("imap_inflate_limit" in r.anomalies[port] and
+       inner.get("compressed") is True and inner["state"] != "logout",
+       COMPRESSED + ": --inflate-max 100 stops inflating inside TLS, "
+       "with the anomaly", "%r %r" % (r.anomalies[port], inner["state"]))
+    r = Run(base + ".pcap", [], tmp)
+    ev = r.session[port]["imap"]
+    ok("inside_tls" not in ev and ev.get("compressed") is False,
+       COMPRESSED + ": without --keylog nothing is said of COMPRESS")
+
+
 def main():
     tmp = tempfile.mkdtemp(prefix="iw-keylog-")
     try:
@@ -533,6 +562,7 @@ def main():
                BAD, summary[True], summary[False]))
         check_same_as_tls12(tmp)
         check_keylog_file(tmp)
+        check_compress_limits(tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return iwtest.exit_status()

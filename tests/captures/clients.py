@@ -115,9 +115,53 @@ def run_imaplib(args):
         log("AUTH FAILED:", e)
         m.logout()
         return 0
+    if args.compress:
+        deflate(m)
+        m.capability()
     if args.select:
         m.select("INBOX")
     m.logout()
+
+
+def deflate(m):
+    """COMPRESS DEFLATE (RFC 4978), then imaplib's reads and writes go
+    through raw deflate (wbits -15), flushed at every write."""
+    imaplib.Commands.setdefault("COMPRESS", ("AUTH", "SELECTED"))
+    typ, dat = m._simple_command("COMPRESS", "DEFLATE")
+    log("COMPRESS:", typ, dat)
+    if typ != "OK":
+        return
+    comp = zlib.compressobj(9, zlib.DEFLATED, -15)
+    dec = zlib.decompressobj(-15)
+    buf = bytearray()
+
+    def send(data):
+        log("C(deflate): %r" % data[:200])
+        m.sock.sendall(comp.compress(data) + comp.flush(zlib.Z_SYNC_FLUSH))
+
+    def fill():
+        d = m.sock.recv(65536)
+        if not d:
+            raise imaplib.IMAP4.abort("socket error: EOF")
+        buf.extend(dec.decompress(d))
+
+    def readline():
+        while b"\n" not in buf:
+            fill()
+        i = buf.index(b"\n") + 1
+        line = bytes(buf[:i])
+        del buf[:i]
+        log("S(inflated): %r" % line[:200])
+        return line
+
+    def read(size):
+        while len(buf) < size:
+            fill()
+        data = bytes(buf[:size])
+        del buf[:size]
+        return data
+
+    m.send, m.readline, m.read = send, readline, read
     return 0
 
 
@@ -417,6 +461,8 @@ def main():
                    choices=["login", "plain", "cram-md5", "none"])
     p.add_argument("--id", action="store_true")
     p.add_argument("--select", action="store_true")
+    p.add_argument("--compress", action="store_true",
+                   help="COMPRESS DEFLATE after login (imaplib)")
     p.add_argument("--capability-only", action="store_true")
     p.add_argument("--count", type=int, default=12)
     p.add_argument("--size", type=int, default=12000)

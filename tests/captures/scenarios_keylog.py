@@ -186,6 +186,16 @@ def _(c):
     c.ksession(0, "imaplib", "TLS 1.3", "TLS_CHACHA20_POLY1305_SHA256")
 
 
+@kscenario("keylog-tls13-compress-imaplib-starttls",
+           "python3 imaplib STARTTLS, LOGIN, then COMPRESS DEFLATE inside "
+           "TLS (dovecot's imap_zlib), CAPABILITY, SELECT, LOGOUT compressed")
+def _(c):
+    tls_any(c, compress=True)
+    with c.capture():
+        c.imaplib("--starttls", "--name", NAME, "--compress", "--select")
+    c.ksession(0, "imaplib", "TLS 1.3", "TLS_AES_256_GCM_SHA384")
+
+
 @kscenario("keylog-tls13-ccm-s_client",
            "openssl s_client -tls1_3 -ciphersuites TLS_AES_128_CCM_SHA256 to "
            "a dovecot with ssl_cipher_suites TLS_AES_128_CCM_SHA256")
