@@ -159,6 +159,14 @@ both_off(struct iw_imap *st)
 }
 
 /* An injected command: its name, and its tag if short enough to keep. */
+/*
+ * The outer session whose bytes TLS is reading now, in this thread: the
+ * inner session TLS makes meanwhile (after STARTTLS) belongs to it.  IMAP
+ * and TLS meet only through the session host, so the outer is found
+ * here rather than handed over by TLS.
+ */
+static _Thread_local struct iw_imap *feeding;
+
 static void
 inj_name(struct iw_imap *st, int cmd, const struct imap_token *tag)
 {
@@ -328,7 +336,6 @@ starttls_ok(struct iw_imap *st)
 		both_off(st);
 		return;
 	}
-	iw_tls_set_outer(st->tls, st);
 	st->dir[IW_TO_CLIENT].x = X_TLS_FIRST;
 	if (cli->x != X_HOLD) {
 		cli->x = X_TLS_FIRST;
@@ -346,8 +353,15 @@ starttls_ok(struct iw_imap *st)
 	injected_credentials(st);
 }
 
+/*
+ * With --keylog the starttls_command_injection alert is held until the
+ * decrypted inner session knows what the server did with the injected
+ * commands (the client spoke inside TLS, or every one was answered), or
+ * the connection ends (inner NULL: TLS was not read), so that the alert
+ * can say it.
+ */
 void
-iw_imap_injection_settle(struct iw_imap *st, const struct iw_imap *inner)
+imap_injection_settle(struct iw_imap *st, const struct iw_imap *inner)
 {
 	if (!st->inj_alert_held)
 		return;
@@ -550,6 +564,9 @@ size_t
 iw_imap_data(struct iw_imap *st, enum iw_dir d, const uint8_t *buf,
     size_t len)
 {
+	struct iw_imap *was = feeding;
+	size_t n;
+
 	if (st->inner) {
 		switch (st->dir[d].x) {
 		case X_OFF:
@@ -559,7 +576,10 @@ iw_imap_data(struct iw_imap *st, enum iw_dir d, const uint8_t *buf,
 		}
 		return imap_feed_internal(st, d, buf, len);
 	}
-	return outer_data(st, d, buf, len);
+	feeding = st;
+	n = outer_data(st, d, buf, len);
+	feeding = was;
+	return n;
 }
 
 /* A gap while STARTTLS is unanswered: what happened cannot be told. */
@@ -627,11 +647,12 @@ iw_imap_end(struct iw_imap *st, enum iw_end_reason why)
 	struct json_object *ev;
 
 	imap_auth_flush(st);
+	if (st->outer != NULL)		/* an inner session after STARTTLS */
+		imap_injection_settle(st->outer, st);
 	if (st->tls == NULL)
 		return;
-	iw_tls_end(st->tls, why);
-	/* still held: the client never spoke inside TLS */
-	iw_imap_injection_settle(st, iw_tls_inner(st->tls));
+	iw_tls_end(st->tls, why);	/* the inner settles first, if any */
+	imap_injection_settle(st, NULL);
 	if (!st->starttls_ok || iw_tls_established(st->tls))
 		return;
 	ev = imap_evidence(st, st->starttls_tag, st->starttls_taglen,
@@ -662,8 +683,12 @@ iw_imap_new_inner(struct iw_session *s, unsigned flags)
 	st->decrypted = (flags & IW_IMAP_DECRYPTED) != 0;
 	/* RFC 3501 6.2.1: TLS after STARTTLS begins not authenticated,
 	 * with no greeting to say so */
-	if (flags & IW_IMAP_AFTER_STARTTLS)
+	if (flags & IW_IMAP_AFTER_STARTTLS) {
 		st->state = S_NOTAUTH;
+		/* made while its outer session feeds TLS the bytes */
+		if (feeding != NULL && feeding->s == s)
+			imap_inner_injected(st, feeding);
+	}
 	return st;
 }
 

@@ -27,19 +27,6 @@ struct json_object;
 #define IW_IMAP_AFTER_STARTTLS	0x2
 struct iw_imap *iw_imap_new_inner(struct iw_session *, unsigned flags);
 
-/*
- * The commands the client sent after STARTTLS in clear (outer's), for
- * the inner session: a tagged response inside TLS to one of them, before
- * the client sent that tag inside TLS, is the server answering an
- * injected command (imap.inside_tls.injected_answers).  With --keylog
- * the outer holds its starttls_command_injection alert until the inner
- * knows (the client spoke inside TLS, or every one was answered) or
- * TLS cannot be read (iw_imap_injection_settle with NULL), so the alert
- * says what the server did with them.
- */
-void iw_imap_inner_injected(struct iw_imap *inner, struct iw_imap *outer);
-void iw_imap_injection_settle(struct iw_imap *outer,
-    const struct iw_imap *inner);
 
 /* Same contract as struct iw_dissector's data/gap/end/report. */
 size_t iw_imap_data(struct iw_imap *, enum iw_dir, const uint8_t *, size_t);

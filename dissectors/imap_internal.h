@@ -431,5 +431,8 @@ void	imap_report_full(struct iw_imap *, struct json_object *ev);
 void	imap_report_inner(struct iw_imap *, struct json_object *ev);
 struct json_object *imap_injected_answers(const struct iw_imap *inner);
 void	imap_injection_check(struct iw_imap *inner, bool client_spoke);
+void	imap_inner_injected(struct iw_imap *inner, struct iw_imap *outer);
+void	imap_injection_settle(struct iw_imap *outer,
+	    const struct iw_imap *inner);
 
 #endif /* IW_IMAP_INTERNAL_H */

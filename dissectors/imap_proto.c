@@ -13,7 +13,6 @@
 #include <string.h>
 
 #include "dissector.h"
-#include "imap.h"
 #include "imap_internal.h"
 #include "session.h"
 
@@ -120,11 +119,17 @@ imap_injection_check(struct iw_imap *st, bool client_spoke)
 	for (i = 0; !client_spoke && i < st->n_inj; i++)
 		if (st->inj_taglen[i] > 0 && st->inj_status[i] == ST_NONE)
 			return;
-	iw_imap_injection_settle(st->outer, st);
+	imap_injection_settle(st->outer, st);
 }
 
+/*
+ * The commands the client sent after STARTTLS in clear (the outer's),
+ * for the decrypted inner session: a tagged response inside TLS to one
+ * of them, before the client sent that tag inside TLS, is the server
+ * answering an injected command (imap.inside_tls.injected_answers).
+ */
 void
-iw_imap_inner_injected(struct iw_imap *st, struct iw_imap *outer)
+imap_inner_injected(struct iw_imap *st, struct iw_imap *outer)
 {
 	struct imap_pending *e;
 	int i;

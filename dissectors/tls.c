@@ -104,18 +104,6 @@ tls_decide_app(struct iw_tls *t)
 
 static const struct iw_tlsd_ops decrypt_ops;
 
-void
-iw_tls_set_outer(struct iw_tls *t, struct iw_imap *outer)
-{
-	t->outer = outer;
-}
-
-const struct iw_imap *
-iw_tls_inner(const struct iw_tls *t)
-{
-	return t->inner;
-}
-
 struct iw_tls *
 iw_tls_new(struct iw_session *s, enum iw_tls_origin origin)
 {
@@ -370,13 +358,9 @@ null_plaintext(struct iw_tls *t, enum iw_dir dir, const uint8_t *p, size_t n)
 
 	if (!t->is_imap || n == 0)
 		return;
-	if (t->inner == NULL) {
-		if ((t->inner = iw_imap_new_inner(t->s, inner_flags(t))) ==
-		    NULL)
-			return;
-		if (t->outer != NULL)
-			iw_imap_inner_injected(t->inner, t->outer);
-	}
+	if (t->inner == NULL && (t->inner = iw_imap_new_inner(t->s,
+	    inner_flags(t))) == NULL)
+		return;
 	if (d->plain_len == 0) {
 		c = inner_feed(t, dir, p, n);
 		p += c;
@@ -584,11 +568,7 @@ decrypt_stopped(void *arg, enum iw_dir dir, enum iw_tlsd_state why)
 	default:
 		break;
 	}
-	/* what the server did with injected commands cannot be known now */
-	if (t->outer != NULL && (why == IW_TLSD_NO_KEYS ||
-	    why == IW_TLSD_AUTH_FAILED || (why == IW_TLSD_GAP &&
-	    dir == IW_TO_CLIENT)))
-		iw_imap_injection_settle(t->outer, t->inner);
+
 	/* the IMAP inside lost the rest of this direction (a TCP gap
 	 * reaches it from iw_tls_gap) */
 	if (t->inner != NULL && (why == IW_TLSD_AUTH_FAILED ||

@@ -13,7 +13,6 @@
 
 #include "iw.h"
 
-struct iw_imap;
 struct iw_session;
 struct iw_tls;
 struct json_object;
@@ -26,10 +25,6 @@ enum iw_tls_origin {
 };
 
 struct iw_tls *iw_tls_new(struct iw_session *, enum iw_tls_origin);
-/* After STARTTLS: the IMAP session it began in (it outlives the TLS). */
-void iw_tls_set_outer(struct iw_tls *, struct iw_imap *outer);
-/* The IMAP read inside TLS (NULL cipher or decrypted), or NULL. */
-const struct iw_imap *iw_tls_inner(const struct iw_tls *);
 
 /* Same contract as struct iw_dissector's data/gap/end/report. */
 size_t iw_tls_data(struct iw_tls *, enum iw_dir, const uint8_t *, size_t);

@@ -157,7 +157,6 @@ struct iw_tls {
 
 	/* NULL cipher, or decrypted (--keylog): the IMAP inside */
 	struct iw_imap		*inner;
-	struct iw_imap		*outer;		/* STARTTLS: where TLS began */
 
 	/* decryption with the run's key log (--keylog; NULL without) */
 	struct iw_tlsd		*tlsd;
