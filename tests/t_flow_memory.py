@@ -37,7 +37,7 @@ SYN; it checks:
     the reused ports end the first connection as "tcp_reuse";
   - every closed connection was held as a tombstone, and the memory
     flows held at the peak is at most TOMB bytes a closed connection
-    (the whole flow, before tombstones, is over 400);
+    (the whole flow, before tombstones, is 408);
   - the kernel agrees: peak resident memory grows by less than
     TOMB_RSS bytes a closed connection over that of one.
 
@@ -66,8 +66,8 @@ BUDGET = 2 << 20        # --flow-memory 2M
 ONE_FLOW = 128 << 10    # more than one such connection holds
 
 CLOSED = 20000          # short connections, closed, within the timeout
-TOMB = 192              # bytes of flow memory a closed one may hold
-TOMB_RSS = 320          # bytes of peak RSS a closed one may add (with
+TOMB = 160              # bytes of flow memory a closed one may hold
+TOMB_RSS = 280          # bytes of peak RSS a closed one may add (with
                         # the hash table's share); whole flows take 440
 COMMAND = b"a1 CAPABILITY\r\n"
 ANSWER = b"* CAPABILITY IMAP4rev1\r\na1 OK done\r\n"

@@ -13,6 +13,7 @@
  * segments only when they come out of order.
  */
 #include <json.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -369,8 +370,9 @@ emit_flow_event(const struct iw_flow *f, enum iw_end_reason why)
  * direction and the counters of the flow event.  Whole, that is some 400
  * bytes, and a busy link closes thousands of connections a second, each
  * kept a minute.  So a closed flow becomes a tombstone that holds exactly
- * that state, counters in 32 bits (one whose counters do not fit, or that
- * still holds segments, stays whole).  A packet that finds a tombstone
+ * that state, counters in 32 bits and IPv4 addresses in 4 bytes (one
+ * whose counters do not fit, that still holds segments or that saw two
+ * SYN-ACKs, stays whole): 150 bytes for IPv4, 174 for IPv6.  A packet that finds a tombstone
  * brings the whole flow back from it, is handled as it always was, and
  * the flow is made a tombstone again before the next packet: nothing a
  * straggler does can tell the two apart.
@@ -380,11 +382,10 @@ enum {
 	TD_SYN_SEEN	= 1 << 1,
 	TD_FIN_SEEN	= 1 << 2,
 	TD_FIN_DONE	= 1 << 3,
-	TD_ALT_ISN_SET	= 1 << 4,
 };
 
 struct tomb_dir {
-	uint32_t	isn, alt_isn, next_seq, fin_seq, max_end;
+	uint32_t	isn, next_seq, fin_seq, max_end;
 	uint32_t	delivered, gaps, gap_bytes;
 };
 
@@ -398,8 +399,11 @@ struct flow_tomb {
 	bool			 midstream, swapped;
 	uint8_t			 decode_anomalies;
 	uint8_t			 reason;
-	struct iw_endpoints	 ep;		/* flow_id follows from it
-						 * and first_ts */
+	/* the endpoints (flow_id follows from them and first_ts) */
+	uint16_t		 cport, sport;
+	uint8_t			 family;
+	uint8_t			 alen;		/* 4 or 16 */
+	uint8_t			 addr[];	/* client's, then server's */
 };
 
 /* a closed flow made whole for its packet: a tombstone at the next call
@@ -418,7 +422,52 @@ tomb_dir_fits(const struct iw_tcpdir *d)
 	return d->ooo == NULL && d->held == NULL && d->recent == NULL &&
 	    d->recent_len == 0 && d->ooo_bytes == 0 && d->ooo_count == 0 &&
 	    d->ooo_data == 0 && fits32(d->delivered) && fits32(d->gaps) &&
-	    fits32(d->gap_bytes) && d->offset == d->delivered + d->gap_bytes;
+	    fits32(d->gap_bytes) && d->offset == d->delivered + d->gap_bytes &&
+	    !d->alt_isn_set && d->alt_isn == 0;
+}
+
+/* how the decoder holds an IPv4 address: IPv4-mapped (decode.c) */
+static const uint8_t v4mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0xff, 0xff };
+
+static bool
+is_v4mapped(const struct iw_addr *a)
+{
+	return a->family == AF_INET &&
+	    memcmp(a->a, v4mapped, sizeof(v4mapped)) == 0;
+}
+
+/* Bytes of each address a tombstone keeps: the last 4 of an IPv4
+ * address, else all 16. */
+static uint8_t
+tomb_alen(const struct iw_endpoints *ep)
+{
+	if (is_v4mapped(&ep->client) && is_v4mapped(&ep->server))
+		return 4;
+	return sizeof(ep->client.a);
+}
+
+static size_t
+tomb_size(uint8_t alen)
+{
+	return offsetof(struct flow_tomb, addr) + 2u * alen;
+}
+
+static void
+tomb_ep(const struct flow_tomb *t, struct iw_endpoints *ep)
+{
+	size_t at = sizeof(ep->client.a) - t->alen;
+
+	memset(ep, 0, sizeof(*ep));
+	ep->client.family = ep->server.family = t->family;
+	if (at > 0) {
+		memcpy(ep->client.a, v4mapped, at);
+		memcpy(ep->server.a, v4mapped, at);
+	}
+	memcpy(ep->client.a + at, t->addr, t->alen);
+	memcpy(ep->server.a + at, t->addr + t->alen, t->alen);
+	ep->cport = t->cport;
+	ep->sport = t->sport;
 }
 
 /* Can f be a tombstone without losing anything? */
@@ -435,6 +484,8 @@ tomb_fits(const struct iw_flow *f)
 		if (!tomb_dir_fits(&f->dir[i]) || !fits32(f->pkts[i]) ||
 		    !fits32(f->bytes[i]))
 			return false;
+	if (f->ref.ep.client.family != f->ref.ep.server.family)
+		return false;
 	iw_flowref_init(&ref, &f->ref.ep, f->first_ts);
 	return ref.flow_id == f->ref.flow_id;
 }
@@ -445,7 +496,6 @@ tomb_dir_make(struct flow_tomb *t, int i, const struct iw_tcpdir *d)
 	struct tomb_dir *td = &t->dir[i];
 
 	td->isn = d->isn;
-	td->alt_isn = d->alt_isn;
 	td->next_seq = d->next_seq;
 	td->fin_seq = d->fin_seq;
 	td->max_end = d->max_end;
@@ -454,8 +504,7 @@ tomb_dir_make(struct flow_tomb *t, int i, const struct iw_tcpdir *d)
 	td->gap_bytes = (uint32_t)d->gap_bytes;
 	t->dir_bits[i] = (uint8_t)((d->base_set ? TD_BASE_SET : 0) |
 	    (d->syn_seen ? TD_SYN_SEEN : 0) | (d->fin_seen ? TD_FIN_SEEN : 0) |
-	    (d->fin_done ? TD_FIN_DONE : 0) |
-	    (d->alt_isn_set ? TD_ALT_ISN_SET : 0));
+	    (d->fin_done ? TD_FIN_DONE : 0));
 	t->flags_seen[i] = d->flags_seen;
 }
 
@@ -469,9 +518,7 @@ tomb_dir_expand(const struct flow_tomb *t, int i, struct iw_tcpdir *d)
 	d->syn_seen = bits & TD_SYN_SEEN;
 	d->fin_seen = bits & TD_FIN_SEEN;
 	d->fin_done = bits & TD_FIN_DONE;
-	d->alt_isn_set = bits & TD_ALT_ISN_SET;
 	d->isn = td->isn;
-	d->alt_isn = td->alt_isn;
 	d->next_seq = td->next_seq;
 	d->fin_seq = td->fin_seq;
 	d->max_end = td->max_end;
@@ -486,6 +533,7 @@ tomb_dir_expand(const struct flow_tomb *t, int i, struct iw_tcpdir *d)
 static void
 tomb_expand(const struct flow_tomb *t, struct iw_flow *f)
 {
+	struct iw_endpoints ep;
 	int i;
 
 	f->node.hash = t->node.hash;
@@ -496,7 +544,8 @@ tomb_expand(const struct flow_tomb *t, struct iw_flow *f)
 	f->session_ended = true;
 	f->decode_anomalies = t->decode_anomalies;
 	f->reason = t->reason;
-	iw_flowref_init(&f->ref, &t->ep, t->first_ts);
+	tomb_ep(t, &ep);
+	iw_flowref_init(&f->ref, &ep, t->first_ts);
 	f->first_ts = t->first_ts;
 	f->last_ts = t->last_ts;
 	for (i = 0; i < 2; i++) {
@@ -506,12 +555,13 @@ tomb_expand(const struct flow_tomb *t, struct iw_flow *f)
 	}
 }
 
-/* Tombstones are counted as what they are: no header, sizeof is all. */
+/* Tombstones are counted as what they are: no header, their size is
+ * all (n: +1 made, -1 gone). */
 static void
-tomb_charge(int64_t n)
+tomb_charge(const struct flow_tomb *t, int n)
 {
-	iw_flowmem_charge(n * (int64_t)sizeof(struct flow_tomb));
-	iw_stats.flows_tombstones += (uint64_t)n;
+	iw_flowmem_charge(n * (int64_t)tomb_size(t->alen));
+	iw_stats.flows_tombstones += (uint64_t)(int64_t)n;
 	if (n > 0 && iw_stats.flows_tombstones > iw_stats.flows_tombstones_peak)
 		iw_stats.flows_tombstones_peak = iw_stats.flows_tombstones;
 }
@@ -520,10 +570,12 @@ tomb_charge(int64_t n)
 static void
 tomb_bury(struct iw_flow *f)
 {
+	const struct iw_endpoints *ep = &f->ref.ep;
 	struct flow_tomb *t;
+	uint8_t alen = tomb_alen(ep);
 	int i;
 
-	if (!tomb_fits(f) || (t = calloc(1, sizeof(*t))) == NULL)
+	if (!tomb_fits(f) || (t = calloc(1, tomb_size(alen))) == NULL)
 		return;
 	t->node.tomb = true;
 	t->first_ts = f->first_ts;
@@ -537,10 +589,16 @@ tomb_bury(struct iw_flow *f)
 	t->swapped = f->swapped;
 	t->decode_anomalies = f->decode_anomalies;
 	t->reason = f->reason;
-	t->ep = f->ref.ep;
+	t->cport = ep->cport;
+	t->sport = ep->sport;
+	t->family = ep->client.family;
+	t->alen = alen;
+	memcpy(t->addr, ep->client.a + sizeof(ep->client.a) - alen, alen);
+	memcpy(t->addr + alen, ep->server.a + sizeof(ep->server.a) - alen,
+	    alen);
 	node_replace(&f->node, &t->node);
 	iw_flowmem_free(f);
-	tomb_charge(1);		/* after the free: the peak never has both */
+	tomb_charge(t, 1);	/* after the free: the peak never has both */
 }
 
 /* The closed flow made whole again, in t's place (NULL: no memory). */
@@ -549,9 +607,9 @@ tomb_revive(struct flow_tomb *t)
 {
 	struct iw_flow *f;
 
-	tomb_charge(-1);	/* first: the peak never has both */
+	tomb_charge(t, -1);	/* first: the peak never has both */
 	if ((f = iw_flowmem_calloc(sizeof(*f))) == NULL) {
-		tomb_charge(1);
+		tomb_charge(t, 1);
 		return NULL;
 	}
 	tomb_expand(t, f);
@@ -579,11 +637,19 @@ node_last_ts(const struct iw_flow_node *n)
 	    ((const struct iw_flow *)n)->last_ts;
 }
 
-static const struct iw_endpoints *
-node_ep(const struct iw_flow_node *n)
+static bool matches(const struct iw_endpoints *, const struct iw_packet *,
+    enum iw_dir *);
+
+static bool
+node_matches(const struct iw_flow_node *n, const struct iw_packet *p,
+    enum iw_dir *dir)
 {
-	return n->tomb ? &((const struct flow_tomb *)n)->ep :
-	    &((const struct iw_flow *)n)->ref.ep;
+	struct iw_endpoints ep;
+
+	if (!n->tomb)
+		return matches(&((const struct iw_flow *)n)->ref.ep, p, dir);
+	tomb_ep((const struct flow_tomb *)n, &ep);
+	return matches(&ep, p, dir);
 }
 
 /* ---- lifecycle ---- */
@@ -626,7 +692,7 @@ tomb_remove(struct flow_tomb *t, enum iw_end_reason why)
 		emit_flow_event(&f, why);
 	}
 	node_forget(&t->node);
-	tomb_charge(-1);
+	tomb_charge(t, -1);
 	free(t);
 }
 
@@ -801,7 +867,7 @@ lookup(const struct iw_packet *p, uint32_t h, enum iw_dir *dir,
 	for (l = buckets[h & (nbuckets - 1)]; l != NULL; l = l->next) {
 		(*walked)++;
 		n = (struct iw_flow_node *)l;
-		if (n->hash == h && matches(node_ep(n), p, dir)) {
+		if (n->hash == h && node_matches(n, p, dir)) {
 			iw_stats_chain(IW_TABLE_FLOWS, *walked);
 			if (!n->tomb)
 				return (struct iw_flow *)n;
