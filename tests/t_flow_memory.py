@@ -65,7 +65,7 @@ LINE = 3000             # bytes of the unterminated client line
 BUDGET = 2 << 20        # --flow-memory 2M
 ONE_FLOW = 128 << 10    # more than one such connection holds
 
-CLOSED = 20000          # short connections, closed, within the timeout
+CLOSED = 10000          # short connections, closed, within the timeout
 TOMB = 160              # bytes of flow memory a closed one may hold
 TOMB_RSS = 280          # bytes of peak RSS a closed one may add (with
                         # the hash table's share); whole flows take 440

@@ -10,7 +10,8 @@
  * have not started, established ones, and closed ones that wait for
  * stragglers.  Past --max-flows the oldest idle flow is evicted and counted.
  * Nothing is allocated per packet: a flow (and its session) once, held
- * segments only when they come out of order.
+ * segments only when they come out of order, and a closed flow's whole
+ * state again for each straggler that finds its tombstone (below).
  */
 #include <json.h>
 #include <stddef.h>
@@ -372,10 +373,10 @@ emit_flow_event(const struct iw_flow *f, enum iw_end_reason why)
  * kept a minute.  So a closed flow becomes a tombstone that holds exactly
  * that state, counters in 32 bits and IPv4 addresses in 4 bytes (one
  * whose counters do not fit, that still holds segments or that saw two
- * SYN-ACKs, stays whole): 150 bytes for IPv4, 174 for IPv6.  A packet that finds a tombstone
- * brings the whole flow back from it, is handled as it always was, and
- * the flow is made a tombstone again before the next packet: nothing a
- * straggler does can tell the two apart.
+ * SYN-ACKs, stays whole): 150 bytes for IPv4, 174 for IPv6.  A packet
+ * that finds a tombstone brings the whole flow back from it, is handled
+ * as it always was, and the flow is made a tombstone again before the
+ * next packet: nothing a straggler does can tell the two apart.
  */
 enum {
 	TD_BASE_SET	= 1 << 0,
@@ -671,7 +672,8 @@ flow_remove(struct iw_flow *f, enum iw_end_reason why, iw_time now)
 		closing = NULL;
 	if (!f->session_ended)
 		f->reason = (uint8_t)why;
-	iw_tcp_finish(f, (enum iw_end_reason)f->reason, now > f->last_ts ? f->last_ts : now);
+	iw_tcp_finish(f, (enum iw_end_reason)f->reason,
+	    now > f->last_ts ? f->last_ts : now);
 	if (iw_cfg.flows)
 		emit_flow_event(f, why);
 	node_forget(&f->node);

@@ -52,7 +52,7 @@ enum iw_flow_state {
 	IW_FLOW_NEW = 0,	/* no data, no completed handshake yet */
 	IW_FLOW_ESTABLISHED,
 	IW_FLOW_CLOSED,		/* FIN both ways or RST: waiting for
-				 * stragglers */
+				 * stragglers, as a tombstone (flow.c) */
 };
 
 /*
