@@ -91,8 +91,10 @@ stop_iw() {
 }
 
 # the last stats event's figures: "packets dropped received imap_sessions
-# workers_ok" (workers_ok: 1 when per-worker figures add up or there are
-# none, 0 when they do not, - when there are none)
+# workers_ok handles_busy" (workers_ok: 1 when the per-worker kernel
+# figures, stats.workers.per_worker, add up to the totals, 0 when they do
+# not, - when there are none; handles_busy: how many workers' handles
+# received packets, - when there are none)
 figures() {	# events file
 	"$PY" - "$1" <<'EOF'
 import json, sys
@@ -105,17 +107,34 @@ for line in open(sys.argv[1], encoding="utf-8"):
     elif t in ("imap", "tls") and e.get("dest_port") in (143, 993):
         conns.add(e.get("flow_id"))
 cap = (stats or {}).get("capture", {})
-workers = (stats or {}).get("workers")
-per = "-"
+workers = ((stats or {}).get("workers") or {}).get("per_worker")
+per = busy = "-"
 if isinstance(workers, list) and workers:
     def total(key):
-        return sum(w.get("capture", w).get(key, 0) for w in workers)
+        return sum(w.get(key, 0) for w in workers)
     per = "1" if (total("kernel_dropped") == cap.get("kernel_dropped") and
-                  total("kernel_received") == cap.get("kernel_received")) \
+                  total("kernel_received") == cap.get("kernel_received") and
+                  total("iface_dropped") == cap.get("iface_dropped")) \
         else "0"
+    busy = sum(1 for w in workers if w.get("kernel_received", 0) > 0)
 print(cap.get("packets", "x"), cap.get("kernel_dropped", "x"),
-      cap.get("kernel_received", "x"), len(conns), per)
+      cap.get("kernel_received", "x"), len(conns), per, busy)
 EOF
+}
+
+# with workers, each has its handle's kernel figures (stats.workers
+# .per_worker), they add up to the totals, and the fanout gave every
+# handle packets; with one worker there is no such list
+per_worker_checks() {	# what
+	if [ "$n" = 1 ]; then
+		[ "$per" = - ]
+		ok $? "$1: no per-worker list with one worker ($per)"
+		return
+	fi
+	[ "$per" = 1 ]
+	ok $? "$1: per-worker kernel figures reported and add up to the totals ($per)"
+	[ "$busy" = "$n" ]
+	ok $? "$1: every worker's handle received packets ($busy of $n)"
 }
 
 for n in $workers_list; do
@@ -127,15 +146,14 @@ for n in $workers_list; do
 	    >"$T/tcpreplay-paced-$n.out" 2>&1
 	ok $? "tcpreplay --mbps=40 plays the capture (${wopt[*]:-one worker})"
 	stop_iw
-	read -r pk dr rc conns per < <(figures "$T/paced-$n.json")
+	read -r pk dr rc conns per busy < <(figures "$T/paced-$n.json")
 	[ "$pk" = "$sent_frames" ]
 	ok $? "paced ${wopt[*]:-one worker}: every frame seen ($pk of $sent_frames)"
 	[ "$dr" = 0 ]
 	ok $? "paced ${wopt[*]:-one worker}: the kernel dropped nothing ($dr)"
 	[ "$conns" = "$imap_conns" ]
 	ok $? "paced ${wopt[*]:-one worker}: every IMAP connection found ($conns of $imap_conns)"
-	[ "$per" != 0 ]
-	ok $? "paced ${wopt[*]:-one worker}: per-worker figures add up to the totals ($per)"
+	per_worker_checks "paced ${wopt[*]:-one worker}"
 	clean_stderr "$T/paced-$n.err" "paced ${wopt[*]:-one worker}"
 
 	start_iw top-$n "${wopt[@]}"
@@ -144,11 +162,10 @@ for n in $workers_list; do
 	    "$T/span.pcap" >"$T/tcpreplay-top-$n.out" 2>&1
 	ok $? "tcpreplay --topspeed plays the capture three times"
 	stop_iw
-	read -r pk dr rc conns per < <(figures "$T/top-$n.json")
+	read -r pk dr rc conns per busy < <(figures "$T/top-$n.json")
 	case $dr in ''|*[!0-9]*) false ;; *) [ $((pk + dr)) = $((3 * sent_frames)) ] ;; esac
 	ok $? "top speed ${wopt[*]:-one worker}: kernel drops reported, and with the frames analysed make all that was sent ($pk + $dr of $((3 * sent_frames)))"
-	[ "$per" != 0 ]
-	ok $? "top speed ${wopt[*]:-one worker}: per-worker drops add up to the total ($per)"
+	per_worker_checks "top speed ${wopt[*]:-one worker}"
 	clean_stderr "$T/top-$n.err" "top speed ${wopt[*]:-one worker}"
 done
 finish
