@@ -201,7 +201,7 @@ iw_source_open_live(const char *iface, const struct iw_live_opts *o,
 	if (o->buffer_kib > 0)
 		pcap_set_buffer_size(s->pcap, o->buffer_kib * 1024);
 	pcap_set_promisc(s->pcap, o->promisc);
-	pcap_set_timeout(s->pcap, 100);
+	pcap_set_timeout(s->pcap, o->timeout_ms > 0 ? o->timeout_ms : 100);
 	rc = pcap_activate(s->pcap);
 	if (rc < 0) {
 		if (rc == PCAP_ERROR_NO_SUCH_DEVICE)

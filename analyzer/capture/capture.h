@@ -26,6 +26,7 @@ struct iw_live_opts {
 	int		 snaplen;	/* 0: libpcap's default */
 	int		 buffer_kib;	/* 0: libpcap's default */
 	bool		 promisc;
+	int		 timeout_ms;	/* 0: 100 */
 };
 
 enum iw_next {
@@ -73,6 +74,14 @@ void iw_source_close(struct iw_source *);
 /* ---- several live handles read as one (fanout.c) ---- */
 
 struct iw_fanout;
+
+/*
+ * The read timeout of a handle in a fanout group: Linux hands a handle's
+ * packets over a block at a time, when it is full or this old (rounded
+ * up to a timer tick, and up to two ticks late), and fanout.c waits that
+ * long for a quiet handle before it gives a busy one's packets.
+ */
+#define IW_FANOUT_BLOCK_MS	2
 
 /*
  * Joins the n live sources (opened on one interface, filters set) in one

@@ -62,6 +62,7 @@
 #define LIVE_WAKEUP_USEC 250000	/* at least this often, live */
 #define LIVE_POLL_MS	100	/* live with workers: the longest wait */
 #define LIVE_FLUSH	0.1	/* seconds: then the workers get their batches */
+#define FANOUT_BUFFER_KIB 8192	/* live with workers: each handle's default */
 
 static volatile sig_atomic_t got_stop, got_hup;
 static struct iw_source *current;
@@ -202,7 +203,8 @@ usage(FILE *fp)
 "  -p                    do not put the interface in promiscuous mode\n"
 "  -s SNAPLEN            bytes captured per packet (live)\n"
 "  -B KIB                kernel capture buffer in KiB (live; with\n"
-"                        --workers, each worker's handle has one)\n"
+"                        --workers, each worker's handle has one, 8192\n"
+"                        by default)\n"
 "  -f FILTER             BPF filter (also: trailing words, as tcpdump)\n"
 "  -o OUTPUT             where events go (repeatable): FILE (appended,\n"
 "                        reopened on HUP), '-' standard output (default),\n"
@@ -1434,6 +1436,15 @@ open_live(struct inputs *in)
 	char err[ERRLEN];
 	int i;
 
+	/* fanout.c puts the handles' packets in time order: the shorter a
+	 * quiet handle's blocks may wait, the less the others' wait for it;
+	 * meanwhile they hold their blocks (of 256 KiB each, however few
+	 * packets came in 2 ms): libpcap's 2 MiB are 8 blocks, too few */
+	if (n_workers > 1) {
+		run.live.timeout_ms = IW_FANOUT_BLOCK_MS;
+		if (run.live.buffer_kib == 0)
+			run.live.buffer_kib = FANOUT_BUFFER_KIB;
+	}
 	for (i = 0; i < n_workers; i++)
 		in->src[in->n++] = open_source(NULL);
 	if (n_workers > 1 &&

@@ -433,9 +433,8 @@ iw_workers_stats_emit(iw_time t)
 	add_workers_stats(false);
 	events = iw_stats.events;
 	events_dropped = iw_stats.events_dropped;
-	iw_corr_lock();
+	/* no worker runs the correlator now (the stats take its lock) */
 	iw_stats_emit(t);
-	iw_corr_unlock();
 	mine->events += iw_stats.events - events;
 	mine->events_dropped += iw_stats.events_dropped - events_dropped;
 	iw_stats = *mine;
