@@ -16,9 +16,14 @@
  * and up to two ticks late.  So the oldest packet read goes only when
  * every other handle has one read too (a handle's own are in order), or
  * was found empty when that packet was HOLD old: a packet older than it
- * would have been handed over by then.  A busy link keeps every handle's
- * next packet read and never waits; a quiet handle delays the others'
- * packets by HOLD (their buffers must hold that much).  A look at an
+ * would have been handed over by then, unless its CPU's backlog held it
+ * back longer (a CPU starved under load): live, the order is the best we
+ * can see, and TCP reassembly takes what is left out of order.  (Counting
+ * HOLD from when a packet was read instead of from its stamp would cover
+ * that, but then a packet is read only after the one before went: one
+ * packet per HOLD while a handle is quiet.)  A busy link keeps every
+ * handle's next packet read and never waits; a quiet handle delays the
+ * others' packets by HOLD (their buffers must hold that much).  A look at an
  * empty handle costs a poll(2) in libpcap, so it is looked at again only
  * when the packet to give is younger than HOLD before its last look.
  * Immediate mode (TPACKET_V2, a packet at a time) would need no wait but
@@ -31,8 +36,12 @@
 
 #include "capture.h"
 
-/* 2 ms blocks wait two 4 ms ticks at most (HZ=250), 20 ms at HZ=100 */
-#define HOLD		(30 * IW_USEC / 1000)
+/*
+ * 2 ms blocks wait two 4 ms ticks at most (HZ=250), 20 ms at HZ=100; and
+ * a loaded CPU may deliver a packet well after its stamp (its backlog
+ * waits for ksoftirqd): what is late by more than that is out of order.
+ */
+#define HOLD		(50 * IW_USEC / 1000)
 #define FUTURE		IW_USEC		/* a packet this far ahead: the
 					 * clock stepped back, do not wait */
 
