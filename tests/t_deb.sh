@@ -142,8 +142,13 @@ uid=$(echo "$pw" | cut -d: -f3)
 [ -n "$pw" ] && [ "$uid" -lt 1000 ] && [ "$(echo "$pw" | cut -d: -f7)" = /usr/sbin/nologin ] &&
     c getent group imapwatch >/dev/null
 ok $? "an unprivileged system user and group imapwatch ($pw)"
-[ "$(c stat -c '%U %G %a' /var/log/imapwatch 2>/dev/null)" = "imapwatch adm 750" ]
-ok $? "/var/log/imapwatch, the imapwatch user's, readable by adm"
+[ "$(c stat -c '%U %G %a' /var/log/imapwatch 2>/dev/null)" = "imapwatch adm 2750" ]
+ok $? "/var/log/imapwatch, the imapwatch user's, readable by adm (setgid adm)"
+# systemd's LogsDirectory= would re-own the directory imapwatch:imapwatch
+# at every start and lock the adm group out of the events.
+! grep -q '^LogsDirectory' "$R/lib/systemd/system/imapwatch.service" &&
+    grep -q '^ReadWritePaths=-/var/log/imapwatch$' "$R/lib/systemd/system/imapwatch.service"
+ok $? "the unit writes to the package's /var/log/imapwatch without re-owning it (no LogsDirectory=)"
 [ -f "$R/lib/systemd/system/imapwatch.service" ] &&
     [ ! -e "$R/etc/systemd/system/multi-user.target.wants/imapwatch.service" ]
 ok $? "the unit is installed, not enabled"
@@ -156,8 +161,8 @@ rc=$?
 sigs=$(grep -o '"signature":"[a-z_]*"' "$R/var/log/imapwatch/eve.json" 2>/dev/null | sort | tr '\n' ' ')
 want=$("${IMAPWATCH:-./imapwatch}" -r "$PCAP" | grep -o '"signature":"[a-z_]*"' | sort | tr '\n' ' ')
 [ $rc = 0 ] && [ -n "$sigs" ] && [ "$sigs" = "$want" ] &&
-    [ "$(c stat -c %U /var/log/imapwatch/eve.json)" = imapwatch ]
-ok $? "imapwatch -r on $PCAP as the imapwatch user writes /var/log/imapwatch/eve.json, the alerts of the build under test ($sigs)"
+    [ "$(c stat -c '%U %G' /var/log/imapwatch/eve.json)" = "imapwatch adm" ]
+ok $? "imapwatch -r on $PCAP as the imapwatch user writes /var/log/imapwatch/eve.json (imapwatch:adm), the alerts of the build under test ($sigs)"
 leaked=""
 for p in $(python3 -c 'import json,sys; print(" ".join(json.load(open(sys.argv[1])).get("passwords", [])))' "${PCAP%.pcap}.expect.json"); do
 	grep -qF -- "$p" "$R/var/log/imapwatch/eve.json" "$T/run.out" && leaked="$leaked $p"

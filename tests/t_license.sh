@@ -56,4 +56,8 @@ ok $? "a planted file without the line is reported"
 v=$(sed -n 's/^#define IW_VERSION "\(.*\)"/\1/p' include/iw.h)
 grep -q "^\.TH IMAPWATCH 1 \"[^\"]*\" \"imapwatch $v\"" imapwatch.1
 ok $? "imapwatch.1 is the page of imapwatch $v"
+# and the README's install line names the package make deb writes
+want="apt-get install ./build/deb/imapwatch_${v}_amd64.deb"
+grep -qF "$want" README.md && [ "$(grep -c 'apt-get install ./build/.*\.deb' README.md)" = 1 ]
+ok $? "README installs the package of imapwatch $v from build/deb/"
 finish

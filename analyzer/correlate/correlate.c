@@ -20,6 +20,7 @@
 #include "config.h"
 #include "correlate.h"
 #include "event.h"
+#include "event_batch.h"
 #include "stats.h"
 #include "summary.h"
 #include "suppress.h"
@@ -102,11 +103,20 @@ lock(void)
 		pthread_mutex_lock(&corr_lock);
 }
 
+/* Events let go under the lock are written once it is released
+ * (event_batch.h): serialising them is the costly part. */
 static void
 unlock(void)
 {
-	if (threaded)
-		pthread_mutex_unlock(&corr_lock);
+	bool held;
+
+	if (!threaded)
+		return;
+	if ((held = iw_event_holding()))
+		iw_event_seal();
+	pthread_mutex_unlock(&corr_lock);
+	if (held)
+		iw_event_write_sealed();
 }
 
 void
@@ -314,7 +324,10 @@ write_event(struct json_object *ev)
 {
 	if (ev != NULL)
 		iw_summary_observe(ev);
-	iw_event_emit(ev);
+	if (threaded)
+		iw_event_hold(ev);
+	else
+		iw_event_emit(ev);
 }
 
 static struct json_object *

@@ -332,26 +332,51 @@ iw_event_new(const char *event_type, iw_time ts, const struct iw_flowref *f)
 	return ev;
 }
 
+/*
+ * The line of an event: converted to ECS if asked, serialised.  Returns
+ * the object that holds the line (free it with json_object_put once the
+ * line is written) or NULL; ev is taken either way.
+ */
+struct json_object *
+iw_event_serialise(struct json_object *ev, const char **line, size_t *len)
+{
+	*line = NULL;
+	*len = 0;
+	if (ev != NULL && iw_sensor.format == IW_FORMAT_ECS)
+		ev = iw_ecs_event(ev);
+	if (ev != NULL)
+		*line = json_object_to_json_string_length(ev,
+		    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE,
+		    len);
+	return ev;
+}
+
+void
+iw_event_write_line(const char *line, size_t len)
+{
+	if (line == NULL) {
+		iw_stats.events_dropped++;
+		return;
+	}
+	iw_output_lock();
+	iw_event_log(line, len);
+	iw_output_line(line, len);
+	iw_output_unlock();
+	iw_stats.events++;
+}
+
 void
 iw_event_emit(struct json_object *ev)
 {
 	const char *s;
-	size_t len = 0;
+	size_t len;
 
 	if (ev == NULL) {
 		iw_stats.events_dropped++;
 		return;
 	}
 	iw_event_observe(ev);
-	if (iw_sensor.format == IW_FORMAT_ECS)
-		ev = iw_ecs_event(ev);
-	s = ev == NULL ? NULL : json_object_to_json_string_length(ev,
-	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
-	if (s != NULL) {
-		iw_event_log(s, len);
-		iw_output_line(s, len);
-		iw_stats.events++;
-	} else
-		iw_stats.events_dropped++;
+	ev = iw_event_serialise(ev, &s, &len);
+	iw_event_write_line(s, len);
 	json_object_put(ev);
 }

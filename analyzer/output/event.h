@@ -25,6 +25,12 @@ struct json_object *iw_event_new(const char *event_type, iw_time ts,
 /* Serialise as one line, write it to every output, free it. */
 void iw_event_emit(struct json_object *event);
 
+/* iw_event_emit() in its two halves, for event_batch.c: the line (the
+ * object returned holds it), then the line written to every output. */
+struct json_object *iw_event_serialise(struct json_object *event,
+    const char **line, size_t *len);
+void iw_event_write_line(const char *line, size_t len);
+
 /*
  * --format ecs: the same event in the Elastic Common Schema (mapping in
  * schema/ECS.md).  Takes the EVE-shaped event, returns the new one (NULL

@@ -13,6 +13,7 @@
 #include <json.h>
 #include <netdb.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +33,7 @@
 
 static struct iw_sink sinks[MAX_OUTPUTS];
 static int n_sinks;
+static pthread_mutex_t sinks_lock = PTHREAD_MUTEX_INITIALIZER;
 
 struct opts {
 	size_t	 qbytes, qevents;
@@ -433,7 +435,29 @@ iw_output_line(const char *line, size_t len)
 }
 
 void
+iw_output_lock(void)
+{
+	pthread_mutex_lock(&sinks_lock);
+}
+
+void
+iw_output_unlock(void)
+{
+	pthread_mutex_unlock(&sinks_lock);
+}
+
+static void tick_locked(void);
+
+void
 iw_output_tick(void)
+{
+	iw_output_lock();
+	tick_locked();
+	iw_output_unlock();
+}
+
+static void
+tick_locked(void)
 {
 	static int64_t last;
 	int64_t now;
@@ -458,9 +482,11 @@ iw_output_reopen(void)
 {
 	int i;
 
+	iw_output_lock();
 	for (i = 0; i < n_sinks; i++)
 		if (!is_net(&sinks[i]))
 			iw_sink_file_reopen(&sinks[i]);
+	iw_output_unlock();
 }
 
 /* Serve the socket sinks until their queues are empty or time is up. */
@@ -520,6 +546,7 @@ iw_output_close(void)
 	struct iw_sink *s;
 	int i;
 
+	iw_output_lock();
 	drain(DRAIN_MS);
 	for (i = 0; i < n_sinks; i++) {
 		s = &sinks[i];
@@ -532,6 +559,7 @@ iw_output_close(void)
 		report_losses(s);
 	}
 	n_sinks = 0;
+	iw_output_unlock();
 }
 
 /* ---- counters ---- */
@@ -549,6 +577,7 @@ iw_output_stats(void)
 	const struct iw_sink *s;
 	int i;
 
+	iw_output_lock();
 	for (i = 0; i < n_sinks; i++) {
 		s = &sinks[i];
 		o = json_object_new_object();
@@ -567,5 +596,6 @@ iw_output_stats(void)
 		}
 		json_object_array_add(arr, o);
 	}
+	iw_output_unlock();
 	return arr;
 }

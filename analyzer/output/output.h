@@ -37,8 +37,18 @@ struct json_object;
  * in errbuf; a socket sink whose peer is not there yet is no error. */
 int iw_output_add(const char *spec, char *errbuf, size_t errlen);
 
-/* Write one complete event (without its newline) to every output. */
+/* Write one complete event (without its newline) to every output; hold
+ * iw_output_lock() around it when workers may write too. */
 void iw_output_line(const char *line, size_t len);
+
+/*
+ * The sinks are used by one thread at a time: with workers, lines are
+ * written by whichever worker serialised them (event_batch.c), beside the
+ * run loop's ticks, reopens and stats.  The tick, reopen and close take
+ * the lock themselves.
+ */
+void iw_output_lock(void);
+void iw_output_unlock(void);
 
 /* Drain queues, retry dead connections; cheap, call it every loop turn. */
 void iw_output_tick(void);
