@@ -356,6 +356,8 @@ iw_source_join_fanout(struct iw_source *s, unsigned *group, char *err,
 		return -1;
 	}
 	fd = pcap_fileno(s->pcap);
+	if (group == NULL)
+		return 0;
 	if (*group == 0) {
 		arg = PACKET_FANOUT_HASH << 16 |
 		    PACKET_FANOUT_FLAG_UNIQUEID << 16;
@@ -383,13 +385,6 @@ int
 iw_source_fd(struct iw_source *s)
 {
 	return s->pcap != NULL ? pcap_get_selectable_fd(s->pcap) : -1;
-}
-
-void
-iw_source_breakloop(struct iw_source *s)
-{
-	if (s != NULL && s->pcap != NULL)
-		pcap_breakloop(s->pcap);
 }
 
 void

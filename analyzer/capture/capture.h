@@ -58,16 +58,13 @@ bool iw_source_stats(struct iw_source *, uint64_t *received,
 /*
  * Live, one of several handles on an interface (fanout.c): the handle
  * stops blocking and its socket joins the PACKET_FANOUT group *group
- * (0: a new group, which is then stored there for the next handles).
- * 0, or -1 with err.
+ * (0: a new group, which is then stored there for the next handles;
+ * NULL: none, the only handle).  0, or -1 with err.
  */
 int iw_source_join_fanout(struct iw_source *, unsigned *group, char *err,
     size_t errlen);
 /* The descriptor to poll for a live handle's next packets. */
 int iw_source_fd(struct iw_source *);
-
-/* Make a blocked read return (from a signal handler). */
-void iw_source_breakloop(struct iw_source *);
 
 void iw_source_close(struct iw_source *);
 
@@ -86,7 +83,8 @@ struct iw_fanout;
 /*
  * Joins the n live sources (opened on one interface, filters set) in one
  * PACKET_FANOUT group, so the kernel spreads the interface's packets over
- * their buffers; takes the sources, not their ownership.  NULL with err.
+ * their buffers (n = 1: none, the handle is only read without blocking);
+ * takes the sources, not their ownership.  NULL with err.
  */
 struct iw_fanout *iw_fanout_new(struct iw_source **, int n, char *err,
     size_t errlen);

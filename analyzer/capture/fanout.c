@@ -75,7 +75,8 @@ iw_fanout_new(struct iw_source **src, int n, char *err, size_t errlen)
 	f->n = n;
 	f->given = -1;
 	for (i = 0; i < n; i++) {
-		if (iw_source_join_fanout(src[i], &group, err, errlen) != 0) {
+		if (iw_source_join_fanout(src[i], n > 1 ? &group : NULL, err,
+		    errlen) != 0) {
 			iw_fanout_free(f);
 			return NULL;
 		}

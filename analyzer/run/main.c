@@ -59,14 +59,12 @@
 #define MAX_ARGS	1024
 #define ERRLEN		1024
 #define POLICY_MAX	(1024 * 1024)
-#define LIVE_WAKEUP_USEC 250000	/* at least this often, live */
-#define LIVE_POLL_MS	100	/* live with workers: the longest wait */
+#define LIVE_POLL_MS	100	/* live: the longest wait for a packet */
 #define LIVE_FLUSH	0.1	/* seconds: then the workers get their batches */
 #define FANOUT_BUFFER_KIB 8192	/* live with workers: each handle's default */
 
 static volatile sig_atomic_t got_stop, got_hup;
-static struct iw_source *current;
-static struct iw_fanout *fanout;	/* live with workers */
+static struct iw_fanout *fanout;	/* live: the handles, one a worker */
 
 /* Everything the command line and the configuration file decide. */
 struct settings {
@@ -1296,12 +1294,18 @@ output_tick(void)
 
 /* ---- signals and privileges ---- */
 
+/*
+ * Live, the handles are not blocking: a signal cuts fanout.c's poll(2)
+ * short, and it waits LIVE_POLL_MS at most, so idle timeouts, periodic
+ * stats and reloads run on a quiet link too (libpcap's read timeout does
+ * not fire while no packet comes, and pcap_breakloop, which a timer
+ * used to call, can make libpcap drop the last packet of a block).
+ */
 static void
 on_stop(int sig)
 {
 	(void)sig;
 	got_stop = 1;
-	iw_source_breakloop(current);
 }
 
 static void
@@ -1309,32 +1313,6 @@ on_hup(int sig)
 {
 	(void)sig;
 	got_hup = 1;
-	iw_source_breakloop(current);
-}
-
-/*
- * Live, libpcap's read timeout does not fire while no packet comes (Linux
- * TPACKET_V3 retires no empty block): a timer wakes the read instead, so
- * idle timeouts, periodic stats and reloads run on a quiet link too.
- */
-static void
-on_alarm(int sig)
-{
-	(void)sig;
-	iw_source_breakloop(current);
-}
-
-static void
-live_timer(bool on)
-{
-	struct itimerval it;
-
-	memset(&it, 0, sizeof(it));
-	if (on) {
-		it.it_interval.tv_usec = LIVE_WAKEUP_USEC;
-		it.it_value.tv_usec = LIVE_WAKEUP_USEC;
-	}
-	setitimer(ITIMER_REAL, &it, NULL);
 }
 
 static void
@@ -1343,14 +1321,12 @@ install_signals(void)
 	struct sigaction sa;
 
 	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_stop;	/* a blocked read returns */
+	sa.sa_handler = on_stop;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	sa.sa_handler = on_hup;
 	sa.sa_flags = SA_RESTART;	/* a read from a pipe goes on */
 	sigaction(SIGHUP, &sa, NULL);
-	sa.sa_handler = on_alarm;
-	sigaction(SIGALRM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 }
 
@@ -1447,8 +1423,7 @@ open_live(struct inputs *in)
 	}
 	for (i = 0; i < n_workers; i++)
 		in->src[in->n++] = open_source(NULL);
-	if (n_workers > 1 &&
-	    (fanout = iw_fanout_new(in->src, in->n, err, sizeof(err))) == NULL)
+	if ((fanout = iw_fanout_new(in->src, in->n, err, sizeof(err))) == NULL)
 		die("%s", err);
 }
 
@@ -1579,10 +1554,9 @@ run_live(struct iw_source *s)
 	double wall_last = wall_seconds(), next_stats, wall_corr = wall_last;
 	double next_keylog = wall_last + 1, last_keylog = 0;
 	enum iw_next rc;
+	int which;
 
 	next_stats = wall_last + iw_sensor.stats_interval;
-	current = s;
-	live_timer(true);
 	while (!got_stop) {
 		check_hup();
 		iw_output_tick();
@@ -1591,28 +1565,21 @@ run_live(struct iw_source *s)
 		iw_corr_advance_by(iw_corr_engine(),
 		    (iw_time)((wall_seconds() - wall_corr) * IW_USEC));
 		wall_corr = wall_seconds();
-		rc = iw_source_next(s, &pkt);
+		rc = iw_fanout_next(fanout, &pkt, &which, LIVE_POLL_MS);
 		if (rc == IW_NEXT_PACKET) {
 			iw_engine_packet(&pkt);
 			wall_last = wall_seconds();
-		} else if (rc == IW_NEXT_TIMEOUT ||
-		    (rc == IW_NEXT_EOF && !got_stop)) {
-			/* the read timed out, or the timer woke it */
+		} else if (rc == IW_NEXT_TIMEOUT) {
+			/* nothing came in time, or a signal */
 			iw_engine_tick(live_clock(wall_last));
-		} else if (rc == IW_NEXT_EOF || got_stop) {
-			break;
 		} else {
 			input_error(s);
-			live_timer(false);
-			current = NULL;
 			return false;
 		}
 		periodic_stats(s, &next_stats, wall_last);
 		keylog_tick(&next_keylog, &last_keylog);
 	}
-	live_timer(false);
 	kernel_stats(s);
-	current = NULL;
 	return true;
 }
 
@@ -1958,7 +1925,7 @@ main(int argc, char **argv)
 	start_workers();
 	if (n_workers == 1)
 		iw_engine_init();
-	if (fanout != NULL)
+	if (run.iface != NULL && n_workers > 1)
 		ok = run_live_workers(&in);
 	else if (run.iface != NULL)
 		ok = run_live(in.src[0]);
