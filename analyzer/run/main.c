@@ -1298,8 +1298,8 @@ output_tick(void)
  * Live, the handles are not blocking: a signal cuts fanout.c's poll(2)
  * short, and it waits LIVE_POLL_MS at most, so idle timeouts, periodic
  * stats and reloads run on a quiet link too (libpcap's read timeout does
- * not fire while no packet comes, and pcap_breakloop, which a timer
- * used to call, can make libpcap drop the last packet of a block).
+ * not fire while no packet comes, and with pcap_breakloop, which a timer
+ * used to call, a slow build lost a frame now and then).
  */
 static void
 on_stop(int sig)
