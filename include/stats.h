@@ -96,6 +96,8 @@ struct iw_stats {
 	uint64_t	flows_evicted_memory;	/* of which past --flow-memory */
 	uint64_t	flows_midstream;
 	uint64_t	tcp_no_flow;		/* FIN/RST of no known flow */
+	uint64_t	flows_tombstones;	/* closed, held small (flow.c) */
+	uint64_t	flows_tombstones_peak;
 
 	/* reassembly */
 	uint64_t	tcp_segments;

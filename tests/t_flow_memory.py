@@ -23,6 +23,24 @@ yet; the FINs come only after the last one opened), and checks:
     it, measured from a run of one such connection.  A --flow-memory that
     only moved imapwatch's own counter would fail here.
 
+And closed connections: a closed connection waits --closed-timeout (60 s
+of packet time) for stragglers, and a link that closes thousands a
+second holds a minute of them.  Each is kept as a tombstone of its TCP
+state and counters (flow.c).  A second capture has CLOSED connections,
+each closed by both sides and then followed by the last ACK and a late
+retransmission of the client's command, all inside the closed timeout,
+and one more connection that reuses the first one's ports with a new
+SYN; it checks:
+
+  - the stragglers land on their connection as before: no new flow,
+    each retransmission counted, the flow events count every packet,
+    the reused ports end the first connection as "tcp_reuse";
+  - every closed connection was held as a tombstone, and the memory
+    flows held at the peak is at most TOMB bytes a closed connection
+    (the whole flow, before tombstones, is 408);
+  - the kernel agrees: peak resident memory grows by less than
+    TOMB_RSS bytes a closed connection over that of one.
+
 The expectations come from how the capture is built (N, the order the
 connections opened), not from an earlier run.  Addresses are RFC 5737's.
 Prints ok/not ok lines (tests/run.sh).  Environment: IMAPWATCH.
@@ -46,6 +64,13 @@ N = 600                 # connections open at once
 LINE = 3000             # bytes of the unterminated client line
 BUDGET = 2 << 20        # --flow-memory 2M
 ONE_FLOW = 128 << 10    # more than one such connection holds
+
+CLOSED = 10000          # short connections, closed, within the timeout
+TOMB = 160              # bytes of flow memory a closed one may hold
+TOMB_RSS = 280          # bytes of peak RSS a closed one may add (with
+                        # the hash table's share); whole flows take 440
+COMMAND = b"a1 CAPABILITY\r\n"
+ANSWER = b"* CAPABILITY IMAP4rev1\r\na1 OK done\r\n"
 
 SERVER = "192.0.2.143"
 GREETING = (b"* OK [CAPABILITY IMAP4rev1 SASL-IR ID IDLE STARTTLS "
@@ -74,6 +99,32 @@ def write_capture(path, n=N):
         conns.append(c)
     for c in conns:
         c.close("c")
+    cap.write(path)
+
+
+def write_closed(path, n=CLOSED):
+    """n connections, one after the other: handshake, greeting, one
+    command and its answer, FINs both ways (the client's first), the
+    last ACK and a late copy of the command; then a new connection on
+    the first one's ports (a new initial sequence number).  Client
+    packets: SYN, ACK, command, FIN, ACK, copy = 6; server: SYN-ACK,
+    greeting, answer, FIN = 4."""
+    cap = pcapgen.Capture()
+    for i in range(n):
+        c = cap.tcp(client_addr(i), SERVER, 20000 + i % 40000, 143,
+                    isn_c=1000 + i, isn_s=7000 + i)
+        c.handshake()
+        c.server(GREETING)
+        c.client(COMMAND)
+        c.server(ANSWER)
+        c.close("c")
+        c._send("c", pcapgen.PSH | pcapgen.ACK, COMMAND,
+                seq=c.seq["c"] - 1 - len(COMMAND))
+    c = cap.tcp(client_addr(0), SERVER, 20000, 143, isn_c=900000,
+                isn_s=900000)
+    c.handshake()
+    c.server(GREETING)
+    c.close("c")
     cap.write(path)
 
 
@@ -193,6 +244,7 @@ def main():
        "--flow-memory 512K: refused with one line on stderr")
 
     check_rss(tmp, pcap)
+    check_closed(tmp)
     for f in os.listdir(tmp):
         os.unlink(os.path.join(tmp, f))
     os.rmdir(tmp)
@@ -217,6 +269,59 @@ def check_rss(tmp, pcap):
         ok(capped <= kib * 3 // 2, "peak RSS, --flow-memory 2M: %d KiB more "
            "than one connection, within 1.5 budgets (%d KiB)"
            % (capped, kib * 3 // 2))
+
+
+def check_closed(tmp):
+    """Closed connections are held as tombstones; stragglers land on
+    them as on the whole flow."""
+    pcap = os.path.join(tmp, "closed.pcap")
+    write_closed(pcap)
+    rc, ev, err = run(pcap, "--flows")
+    st = stats_of(ev)
+    tcp = st["tcp"]
+    n = CLOSED + 1
+    ok(rc == 0, "closed: runs")
+    ok(tcp["flows"] == n and tcp["segments_without_flow"] == 0,
+       "closed: stragglers make no flow of their own (%d flows, %d "
+       "segments without one)" % (tcp["flows"], tcp["segments_without_flow"]))
+    ok(tcp["retransmissions"] == CLOSED,
+       "closed: each late copy counted as a retransmission (%d)"
+       % tcp["retransmissions"])
+    flows = [e for e in ev if e["event_type"] == "flow"]
+    counted = [e for e in flows if e["flow"]["pkts_toserver"] == 6 and
+               e["flow"]["pkts_toclient"] == 4 and
+               e["flow"]["payload_toserver"] == len(COMMAND) and
+               e["flow"]["payload_toclient"] == len(GREETING) + len(ANSWER)
+               and e["tcp"]["state"] == "closed"]
+    ok(len(flows) == n and len(counted) == CLOSED,
+       "closed: each flow event counts the stragglers' packets, not their "
+       "bytes (%d of %d)" % (len(counted), len(flows)))
+    reused = [e for e in flows if e["flow"]["reason"] == "tcp_reuse"]
+    ok(len(reused) == 1 and reused[0]["src_port"] == 20000 and
+       reused[0]["flow"]["pkts_toserver"] == 6,
+       "closed: a new SYN on closed ports ends that connection as "
+       "tcp_reuse (%d)" % len(reused))
+    ok(len(imap_events(ev)) == n,
+       "closed: an imap event per connection (%d)" % len(imap_events(ev)))
+    ok(tcp.get("flows_tombstones_peak") == CLOSED and
+       tcp.get("flows_tombstones") == 0,
+       "closed: every closed connection held as a tombstone, none left "
+       "(peak %s, now %s)" % (tcp.get("flows_tombstones_peak"),
+                              tcp.get("flows_tombstones")))
+    bound = CLOSED * TOMB + ONE_FLOW
+    ok(st["memory"]["flows_peak"] <= bound,
+       "closed: flows held at most %d bytes a closed connection at the "
+       "peak (%d, bound %d)" % (TOMB, st["memory"]["flows_peak"], bound))
+    if "asan" in os.path.basename(os.path.dirname(IW)):
+        print("skip - closed: peak RSS (ASan's allocator is not ours)")
+        return
+    one = os.path.join(tmp, "closed-one.pcap")
+    write_closed(one, 1)
+    base = peak_rss("closed, one connection", one)
+    grown = peak_rss("closed, %d connections" % CLOSED, pcap) - base
+    ok(grown * 1024 <= CLOSED * TOMB_RSS,
+       "peak RSS, closed: %d connections add %d KiB, at most %d bytes "
+       "each (%d)" % (CLOSED, grown, TOMB_RSS, grown * 1024 // CLOSED))
 
 
 if __name__ == "__main__":

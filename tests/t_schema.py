@@ -303,7 +303,8 @@ def same_memory(eve, ecs):
         peaks = ("rss", "peak_rss")
         if "workers" in st:
             peaks += ("flows_peak",)
-            for k in ("flows_peak", "reassembly_bytes_peak"):
+            for k in ("flows_peak", "reassembly_bytes_peak",
+                      "flows_tombstones_peak"):
                 if k in st.get("tcp", {}) and k in eve["stats"]["tcp"]:
                     eve["stats"]["tcp"][k] = st["tcp"][k]
             eve["stats"]["workers"] = st["workers"]

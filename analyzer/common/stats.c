@@ -117,6 +117,8 @@ void
 iw_stats_add(struct iw_stats *a, const struct iw_stats *b)
 {
 	uint64_t flows_peak = larger(a->flows_peak, b->flows_peak);
+	uint64_t tombs_peak = larger(a->flows_tombstones_peak,
+	    b->flows_tombstones_peak);
 	uint64_t reasm_peak = larger(a->reasm_bytes_peak, b->reasm_bytes_peak);
 	int t;
 
@@ -130,6 +132,7 @@ iw_stats_add(struct iw_stats *a, const struct iw_stats *b)
 	add_run(a, b, offsetof(struct iw_stats, events),
 	    offsetof(struct iw_stats, first_ts));
 	a->flows_peak = flows_peak;
+	a->flows_tombstones_peak = tombs_peak;
 	a->reasm_bytes_peak = reasm_peak;
 	a->input_cut_short |= b->input_cut_short;
 	if (a->input_error[0] == '\0')
@@ -227,6 +230,8 @@ tcp_object(void)
 	add_u64(o, "flows_evicted_memory", iw_stats.flows_evicted_memory);
 	add_u64(o, "flows_midstream", iw_stats.flows_midstream);
 	add_u64(o, "segments_without_flow", iw_stats.tcp_no_flow);
+	add_u64(o, "flows_tombstones", iw_stats.flows_tombstones);
+	add_u64(o, "flows_tombstones_peak", iw_stats.flows_tombstones_peak);
 	add_u64(o, "segments", iw_stats.tcp_segments);
 	add_u64(o, "retransmissions", iw_stats.tcp_retransmitted);
 	add_u64(o, "overlaps", iw_stats.tcp_overlaps);

@@ -10,9 +10,11 @@
  * have not started, established ones, and closed ones that wait for
  * stragglers.  Past --max-flows the oldest idle flow is evicted and counted.
  * Nothing is allocated per packet: a flow (and its session) once, held
- * segments only when they come out of order.
+ * segments only when they come out of order, and a closed flow's whole
+ * state again for each straggler that finds its tombstone (below).
  */
 #include <json.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,8 +34,8 @@ enum { LIST_NEW, LIST_EST, LIST_CLOSED, NLISTS };
 #define NEW_TIMEOUT	60	/* seconds without a handshake or data */
 
 struct flow_list {
-	struct iw_flow	*head;	/* least recently active */
-	struct iw_flow	*tail;
+	struct iw_flow_node	*head;	/* least recently active */
+	struct iw_flow_node	*tail;
 };
 
 /* a worker's own table: one worker, one thread (workers.h) */
@@ -82,9 +84,9 @@ flow_hash(const struct iw_addr *a, uint16_t pa, const struct iw_addr *b,
 }
 
 static void
-bucket_insert(struct iw_flow *f)
+bucket_insert(struct iw_flow_node *n)
 {
-	iw_hchain_add(&buckets[f->hash & (nbuckets - 1)], &f->hlink);
+	iw_hchain_add(&buckets[n->hash & (nbuckets - 1)], &n->hlink);
 }
 
 /*
@@ -123,7 +125,7 @@ table_grow(void)
 	for (i = 0; i < nold; i++) {
 		for (l = old[i]; l != NULL; l = next) {
 			next = l->next;
-			bucket_insert((struct iw_flow *)l);
+			bucket_insert((struct iw_flow_node *)l);
 		}
 	}
 	free(old);
@@ -140,34 +142,59 @@ iw_flows_init(void)
 /* ---- activity lists ---- */
 
 static void
-list_remove(struct iw_flow *f)
+list_remove(struct iw_flow_node *n)
 {
-	struct flow_list *l = &lists[f->list];
+	struct flow_list *l = &lists[n->list];
 
-	if (f->lprev)
-		f->lprev->lnext = f->lnext;
+	if (n->lprev)
+		n->lprev->lnext = n->lnext;
 	else
-		l->head = f->lnext;
-	if (f->lnext)
-		f->lnext->lprev = f->lprev;
+		l->head = n->lnext;
+	if (n->lnext)
+		n->lnext->lprev = n->lprev;
 	else
-		l->tail = f->lprev;
-	f->lprev = f->lnext = NULL;
+		l->tail = n->lprev;
+	n->lprev = n->lnext = NULL;
 }
 
 static void
-list_append(struct iw_flow *f, int which)
+list_append(struct iw_flow_node *n, int which)
 {
 	struct flow_list *l = &lists[which];
 
-	f->list = (uint8_t)which;
-	f->lprev = l->tail;
-	f->lnext = NULL;
+	n->list = (uint8_t)which;
+	n->lprev = l->tail;
+	n->lnext = NULL;
 	if (l->tail)
-		l->tail->lnext = f;
+		l->tail->lnext = n;
 	else
-		l->head = f;
-	l->tail = f;
+		l->head = n;
+	l->tail = n;
+}
+
+/* to takes from's place in its hash chain and its list. */
+static void
+node_replace(struct iw_flow_node *from, struct iw_flow_node *to)
+{
+	struct flow_list *l = &lists[from->list];
+
+	to->hash = from->hash;
+	to->list = from->list;
+	to->hlink.next = from->hlink.next;
+	to->hlink.pprev = from->hlink.pprev;
+	*to->hlink.pprev = &to->hlink;
+	if (to->hlink.next != NULL)
+		to->hlink.next->pprev = &to->hlink.next;
+	to->lprev = from->lprev;
+	to->lnext = from->lnext;
+	if (to->lprev != NULL)
+		to->lprev->lnext = to;
+	else
+		l->head = to;
+	if (to->lnext != NULL)
+		to->lnext->lprev = to;
+	else
+		l->tail = to;
 }
 
 static void
@@ -176,10 +203,10 @@ touch(struct iw_flow *f)
 	int which = f->state == IW_FLOW_CLOSED ? LIST_CLOSED :
 	    f->state == IW_FLOW_ESTABLISHED ? LIST_EST : LIST_NEW;
 
-	if (f->list == which && lists[which].tail == f)
+	if (f->node.list == which && lists[which].tail == &f->node)
 		return;
-	list_remove(f);
-	list_append(f, which);
+	list_remove(&f->node);
+	list_append(&f->node, which);
 }
 
 /* ---- flow events ---- */
@@ -334,24 +361,350 @@ emit_flow_event(const struct iw_flow *f, enum iw_end_reason why)
 	iw_corr_event(&f->ref, f->last_ts, ev);
 }
 
+/* ---- tombstones ---- */
+
+/*
+ * A closed connection waits --closed-timeout for stragglers (late
+ * retransmissions, the last ACK) so that they land on it instead of
+ * starting a new flow.  Its session ended and was freed at the close;
+ * what a straggler still reads or updates is the TCP state of each
+ * direction and the counters of the flow event.  Whole, that is some 400
+ * bytes, and a busy link closes thousands of connections a second, each
+ * kept a minute.  So a closed flow becomes a tombstone that holds exactly
+ * that state, counters in 32 bits and IPv4 addresses in 4 bytes (one
+ * whose counters do not fit, that still holds segments or that saw two
+ * SYN-ACKs, stays whole): 150 bytes for IPv4, 174 for IPv6.  A packet
+ * that finds a tombstone brings the whole flow back from it, is handled
+ * as it always was, and the flow is made a tombstone again before the
+ * next packet: nothing a straggler does can tell the two apart.
+ */
+enum {
+	TD_BASE_SET	= 1 << 0,
+	TD_SYN_SEEN	= 1 << 1,
+	TD_FIN_SEEN	= 1 << 2,
+	TD_FIN_DONE	= 1 << 3,
+};
+
+struct tomb_dir {
+	uint32_t	isn, next_seq, fin_seq, max_end;
+	uint32_t	delivered, gaps, gap_bytes;
+};
+
+struct flow_tomb {
+	struct iw_flow_node	 node;		/* first member */
+	iw_time			 first_ts, last_ts;
+	uint32_t		 pkts[2], bytes[2];
+	struct tomb_dir		 dir[2];
+	uint8_t			 dir_bits[2];	/* TD_* */
+	uint8_t			 flags_seen[2];
+	bool			 midstream, swapped;
+	uint8_t			 decode_anomalies;
+	uint8_t			 reason;
+	/* the endpoints (flow_id follows from them and first_ts) */
+	uint16_t		 cport, sport;
+	uint8_t			 family;
+	uint8_t			 alen;		/* 4 or 16 */
+	uint8_t			 addr[];	/* client's, then server's */
+};
+
+/* a closed flow made whole for its packet: a tombstone at the next call
+ * (the engine still reads the flow after iw_flow_packet) */
+static _Thread_local struct iw_flow *closing;
+
+static bool
+fits32(uint64_t v)
+{
+	return v <= UINT32_MAX;
+}
+
+static bool
+tomb_dir_fits(const struct iw_tcpdir *d)
+{
+	return d->ooo == NULL && d->held == NULL && d->recent == NULL &&
+	    d->recent_len == 0 && d->ooo_bytes == 0 && d->ooo_count == 0 &&
+	    d->ooo_data == 0 && fits32(d->delivered) && fits32(d->gaps) &&
+	    fits32(d->gap_bytes) && d->offset == d->delivered + d->gap_bytes &&
+	    !d->alt_isn_set && d->alt_isn == 0;
+}
+
+/* how the decoder holds an IPv4 address: IPv4-mapped (decode.c) */
+static const uint8_t v4mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0xff, 0xff };
+
+static bool
+is_v4mapped(const struct iw_addr *a)
+{
+	return a->family == AF_INET &&
+	    memcmp(a->a, v4mapped, sizeof(v4mapped)) == 0;
+}
+
+/* Bytes of each address a tombstone keeps: the last 4 of an IPv4
+ * address, else all 16. */
+static uint8_t
+tomb_alen(const struct iw_endpoints *ep)
+{
+	if (is_v4mapped(&ep->client) && is_v4mapped(&ep->server))
+		return 4;
+	return sizeof(ep->client.a);
+}
+
+static size_t
+tomb_size(uint8_t alen)
+{
+	return offsetof(struct flow_tomb, addr) + 2u * alen;
+}
+
+static void
+tomb_ep(const struct flow_tomb *t, struct iw_endpoints *ep)
+{
+	size_t at = sizeof(ep->client.a) - t->alen;
+
+	memset(ep, 0, sizeof(*ep));
+	ep->client.family = ep->server.family = t->family;
+	if (at > 0) {
+		memcpy(ep->client.a, v4mapped, at);
+		memcpy(ep->server.a, v4mapped, at);
+	}
+	memcpy(ep->client.a + at, t->addr, t->alen);
+	memcpy(ep->server.a + at, t->addr + t->alen, t->alen);
+	ep->cport = t->cport;
+	ep->sport = t->sport;
+}
+
+/* Can f be a tombstone without losing anything? */
+static bool
+tomb_fits(const struct iw_flow *f)
+{
+	struct iw_flowref ref;
+	int i;
+
+	if (f->state != IW_FLOW_CLOSED || !f->session_ended ||
+	    f->session != NULL)
+		return false;
+	for (i = 0; i < 2; i++)
+		if (!tomb_dir_fits(&f->dir[i]) || !fits32(f->pkts[i]) ||
+		    !fits32(f->bytes[i]))
+			return false;
+	if (f->ref.ep.client.family != f->ref.ep.server.family)
+		return false;
+	iw_flowref_init(&ref, &f->ref.ep, f->first_ts);
+	return ref.flow_id == f->ref.flow_id;
+}
+
+static void
+tomb_dir_make(struct flow_tomb *t, int i, const struct iw_tcpdir *d)
+{
+	struct tomb_dir *td = &t->dir[i];
+
+	td->isn = d->isn;
+	td->next_seq = d->next_seq;
+	td->fin_seq = d->fin_seq;
+	td->max_end = d->max_end;
+	td->delivered = (uint32_t)d->delivered;
+	td->gaps = (uint32_t)d->gaps;
+	td->gap_bytes = (uint32_t)d->gap_bytes;
+	t->dir_bits[i] = (uint8_t)((d->base_set ? TD_BASE_SET : 0) |
+	    (d->syn_seen ? TD_SYN_SEEN : 0) | (d->fin_seen ? TD_FIN_SEEN : 0) |
+	    (d->fin_done ? TD_FIN_DONE : 0));
+	t->flags_seen[i] = d->flags_seen;
+}
+
+static void
+tomb_dir_expand(const struct flow_tomb *t, int i, struct iw_tcpdir *d)
+{
+	const struct tomb_dir *td = &t->dir[i];
+	uint8_t bits = t->dir_bits[i];
+
+	d->base_set = bits & TD_BASE_SET;
+	d->syn_seen = bits & TD_SYN_SEEN;
+	d->fin_seen = bits & TD_FIN_SEEN;
+	d->fin_done = bits & TD_FIN_DONE;
+	d->isn = td->isn;
+	d->next_seq = td->next_seq;
+	d->fin_seq = td->fin_seq;
+	d->max_end = td->max_end;
+	d->delivered = td->delivered;
+	d->gaps = td->gaps;
+	d->gap_bytes = td->gap_bytes;
+	d->offset = d->delivered + d->gap_bytes;
+	d->flags_seen = t->flags_seen[i];
+}
+
+/* The whole flow t stands for (f zeroed; not linked anywhere). */
+static void
+tomb_expand(const struct flow_tomb *t, struct iw_flow *f)
+{
+	struct iw_endpoints ep;
+	int i;
+
+	f->node.hash = t->node.hash;
+	f->node.list = t->node.list;
+	f->state = IW_FLOW_CLOSED;
+	f->midstream = t->midstream;
+	f->swapped = t->swapped;
+	f->session_ended = true;
+	f->decode_anomalies = t->decode_anomalies;
+	f->reason = t->reason;
+	tomb_ep(t, &ep);
+	iw_flowref_init(&f->ref, &ep, t->first_ts);
+	f->first_ts = t->first_ts;
+	f->last_ts = t->last_ts;
+	for (i = 0; i < 2; i++) {
+		f->pkts[i] = t->pkts[i];
+		f->bytes[i] = t->bytes[i];
+		tomb_dir_expand(t, i, &f->dir[i]);
+	}
+}
+
+/* Tombstones are counted as what they are: no header, their size is
+ * all (n: +1 made, -1 gone). */
+static void
+tomb_charge(const struct flow_tomb *t, int n)
+{
+	iw_flowmem_charge(n * (int64_t)tomb_size(t->alen));
+	iw_stats.flows_tombstones += (uint64_t)(int64_t)n;
+	if (n > 0 && iw_stats.flows_tombstones > iw_stats.flows_tombstones_peak)
+		iw_stats.flows_tombstones_peak = iw_stats.flows_tombstones;
+}
+
+/* f, closed, becomes a tombstone in its place when nothing is lost. */
+static void
+tomb_bury(struct iw_flow *f)
+{
+	const struct iw_endpoints *ep = &f->ref.ep;
+	struct flow_tomb *t;
+	uint8_t alen = tomb_alen(ep);
+	int i;
+
+	if (!tomb_fits(f) || (t = calloc(1, tomb_size(alen))) == NULL)
+		return;
+	t->node.tomb = true;
+	t->first_ts = f->first_ts;
+	t->last_ts = f->last_ts;
+	for (i = 0; i < 2; i++) {
+		t->pkts[i] = (uint32_t)f->pkts[i];
+		t->bytes[i] = (uint32_t)f->bytes[i];
+		tomb_dir_make(t, i, &f->dir[i]);
+	}
+	t->midstream = f->midstream;
+	t->swapped = f->swapped;
+	t->decode_anomalies = f->decode_anomalies;
+	t->reason = f->reason;
+	t->cport = ep->cport;
+	t->sport = ep->sport;
+	t->family = ep->client.family;
+	t->alen = alen;
+	memcpy(t->addr, ep->client.a + sizeof(ep->client.a) - alen, alen);
+	memcpy(t->addr + alen, ep->server.a + sizeof(ep->server.a) - alen,
+	    alen);
+	node_replace(&f->node, &t->node);
+	iw_flowmem_free(f);
+	tomb_charge(t, 1);	/* after the free: the peak never has both */
+}
+
+/* The closed flow made whole again, in t's place (NULL: no memory). */
+static struct iw_flow *
+tomb_revive(struct flow_tomb *t)
+{
+	struct iw_flow *f;
+
+	tomb_charge(t, -1);	/* first: the peak never has both */
+	if ((f = iw_flowmem_calloc(sizeof(*f))) == NULL) {
+		tomb_charge(t, 1);
+		return NULL;
+	}
+	tomb_expand(t, f);
+	node_replace(&t->node, &f->node);
+	free(t);
+	closing = f;
+	return f;
+}
+
+/* The flow of the last packet, if closed, is made a tombstone. */
+static void
+bury_closing(void)
+{
+	struct iw_flow *f = closing;
+
+	closing = NULL;
+	if (f != NULL)
+		tomb_bury(f);
+}
+
+static iw_time
+node_last_ts(const struct iw_flow_node *n)
+{
+	return n->tomb ? ((const struct flow_tomb *)n)->last_ts :
+	    ((const struct iw_flow *)n)->last_ts;
+}
+
+static bool matches(const struct iw_endpoints *, const struct iw_packet *,
+    enum iw_dir *);
+
+static bool
+node_matches(const struct iw_flow_node *n, const struct iw_packet *p,
+    enum iw_dir *dir)
+{
+	struct iw_endpoints ep;
+
+	if (!n->tomb)
+		return matches(&((const struct iw_flow *)n)->ref.ep, p, dir);
+	tomb_ep((const struct flow_tomb *)n, &ep);
+	return matches(&ep, p, dir);
+}
+
 /* ---- lifecycle ---- */
+
+static void
+node_forget(struct iw_flow_node *n)
+{
+	iw_hchain_del(&n->hlink);
+	list_remove(n);
+	nflows--;
+	iw_stats.flows_active = nflows;
+}
 
 /* Ends the flow: session event, flow event, then forget it. */
 static void
 flow_remove(struct iw_flow *f, enum iw_end_reason why, iw_time now)
 {
+	if (f == closing)
+		closing = NULL;
 	if (!f->session_ended)
-		f->reason = why;
-	iw_tcp_finish(f, f->reason, now > f->last_ts ? f->last_ts : now);
+		f->reason = (uint8_t)why;
+	iw_tcp_finish(f, (enum iw_end_reason)f->reason,
+	    now > f->last_ts ? f->last_ts : now);
 	if (iw_cfg.flows)
 		emit_flow_event(f, why);
-	iw_hchain_del(&f->hlink);
-	list_remove(f);
+	node_forget(&f->node);
 	iw_tcpdir_free(&f->dir[0]);
 	iw_tcpdir_free(&f->dir[1]);
 	iw_flowmem_free(f);
-	nflows--;
-	iw_stats.flows_active = nflows;
+}
+
+/* A tombstone ends as its whole flow would: the flow event, if asked. */
+static void
+tomb_remove(struct flow_tomb *t, enum iw_end_reason why)
+{
+	struct iw_flow f;
+
+	if (iw_cfg.flows) {
+		memset(&f, 0, sizeof(f));
+		tomb_expand(t, &f);
+		emit_flow_event(&f, why);
+	}
+	node_forget(&t->node);
+	tomb_charge(t, -1);
+	free(t);
+}
+
+static void
+node_remove(struct iw_flow_node *n, enum iw_end_reason why, iw_time now)
+{
+	if (n->tomb)
+		tomb_remove((struct flow_tomb *)n, why);
+	else
+		flow_remove((struct iw_flow *)n, why, now);
 }
 
 static void
@@ -363,7 +716,7 @@ evict_one(iw_time now)
 	for (i = 0; i < NLISTS; i++) {
 		if (lists[order[i]].head != NULL) {
 			iw_stats.flows_evicted++;
-			flow_remove(lists[order[i]].head, IW_END_EVICTED, now);
+			node_remove(lists[order[i]].head, IW_END_EVICTED, now);
 			return;
 		}
 	}
@@ -372,6 +725,7 @@ evict_one(iw_time now)
 void
 iw_flows_enforce_memory(iw_time now)
 {
+	bury_closing();
 	while (iw_flowmem_in_use() > iw_cfg.flow_mem_cap && nflows > 0) {
 		iw_stats.flows_evicted_memory++;
 		evict_one(now);
@@ -421,11 +775,11 @@ flow_create(const struct iw_packet *p, uint32_t hash)
 		ep.sport = p->sport;
 	}
 	iw_flowref_init(&f->ref, &ep, p->ts);
-	f->hash = hash;
+	f->node.hash = hash;
 	f->first_ts = f->last_ts = p->ts;
 	f->midstream = !((p->flags & IW_TH_SYN) && !(p->flags & IW_TH_ACK));
-	bucket_insert(f);
-	list_append(f, LIST_NEW);
+	bucket_insert(&f->node);
+	list_append(&f->node, LIST_NEW);
 	nflows++;
 	iw_stats.flows_total++;
 	iw_stats.flows_active = nflows;
@@ -437,9 +791,9 @@ flow_create(const struct iw_packet *p, uint32_t hash)
 }
 
 static bool
-matches(const struct iw_flow *f, const struct iw_packet *p, enum iw_dir *dir)
+matches(const struct iw_endpoints *ep, const struct iw_packet *p,
+    enum iw_dir *dir)
 {
-	const struct iw_endpoints *ep = &f->ref.ep;
 
 	if (p->sport == ep->cport && p->dport == ep->sport &&
 	    iw_addr_eq(&p->src, &ep->client) &&
@@ -484,8 +838,8 @@ reused(const struct iw_flow *f, const struct iw_packet *p, enum iw_dir dir)
 static bool
 less_recent(const struct iw_hlink *a, const struct iw_hlink *b)
 {
-	return ((const struct iw_flow *)a)->last_ts <
-	    ((const struct iw_flow *)b)->last_ts;
+	return node_last_ts((const struct iw_flow_node *)a) <
+	    node_last_ts((const struct iw_flow_node *)b);
 }
 
 static void
@@ -493,24 +847,34 @@ chain_evict(struct iw_hlink *chain, iw_time now)
 {
 	iw_stats.flows_evicted++;
 	iw_stats.tables[IW_TABLE_FLOWS].chain_evictions++;
-	flow_remove((struct iw_flow *)iw_hchain_first(chain, less_recent),
-	    IW_END_EVICTED, now);
+	node_remove((struct iw_flow_node *)iw_hchain_first(chain,
+	    less_recent), IW_END_EVICTED, now);
 }
 
-/* The flow of p's endpoints, if held; *walked counts the chain walked. */
+/*
+ * The flow of p's endpoints, if held, made whole if it was a tombstone
+ * (*gone: it was, and there was no memory for it); *walked counts the
+ * chain walked.
+ */
 static struct iw_flow *
 lookup(const struct iw_packet *p, uint32_t h, enum iw_dir *dir,
-    uint64_t *walked)
+    uint64_t *walked, bool *gone)
 {
 	struct iw_hlink *l;
+	struct iw_flow_node *n;
 	struct iw_flow *f;
 
 	*walked = 0;
+	*gone = false;
 	for (l = buckets[h & (nbuckets - 1)]; l != NULL; l = l->next) {
 		(*walked)++;
-		f = (struct iw_flow *)l;
-		if (f->hash == h && matches(f, p, dir)) {
+		n = (struct iw_flow_node *)l;
+		if (n->hash == h && node_matches(n, p, dir)) {
 			iw_stats_chain(IW_TABLE_FLOWS, *walked);
+			if (!n->tomb)
+				return (struct iw_flow *)n;
+			f = tomb_revive((struct flow_tomb *)n);
+			*gone = f == NULL;
 			return f;
 		}
 	}
@@ -524,8 +888,12 @@ iw_flow_get(const struct iw_packet *p, enum iw_dir *dir)
 	uint32_t h = flow_hash(&p->src, p->sport, &p->dst, p->dport);
 	struct iw_flow *f;
 	uint64_t walked;
+	bool gone;
 
-	f = lookup(p, h, dir, &walked);
+	bury_closing();
+	f = lookup(p, h, dir, &walked, &gone);
+	if (gone)
+		return NULL;
 	if (f != NULL) {
 		if (!reused(f, p, *dir))
 			return f;
@@ -543,7 +911,7 @@ iw_flow_get(const struct iw_packet *p, enum iw_dir *dir)
 	f = flow_create(p, h);
 	if (f == NULL)
 		return NULL;
-	matches(f, p, dir);
+	matches(&f->ref.ep, p, dir);
 	return f;
 }
 
@@ -568,13 +936,15 @@ iw_flow_decode_anomaly(const struct iw_packet *p,
 	enum iw_dir dir;
 	uint64_t walked;
 	const char *app;
+	bool gone;
 
 	if (hand_over != NULL) {
 		hand_over(p, what);
 		return;
 	}
+	bury_closing();
 	if (nbuckets == 0 || (f = lookup(p, flow_hash(&p->src, p->sport,
-	    &p->dst, p->dport), &dir, &walked)) == NULL ||
+	    &p->dst, p->dport), &dir, &walked, &gone)) == NULL ||
 	    (f->decode_anomalies & (1u << what)))
 		return;
 	f->decode_anomalies |= (uint8_t)(1u << what);
@@ -627,6 +997,8 @@ iw_flow_packet(struct iw_flow *f, enum iw_dir dir, const struct iw_packet *p)
 		}
 	}
 	touch(f);
+	if (f->state == IW_FLOW_CLOSED)
+		closing = f;
 }
 
 static int
@@ -645,16 +1017,19 @@ list_timeout(int which)
 void
 iw_flows_expire(iw_time now)
 {
-	struct iw_flow *f;
+	struct iw_flow_node *n;
 	iw_time limit;
 	int i;
 
+	bury_closing();
 	for (i = 0; i < NLISTS; i++) {
 		limit = now - (iw_time)list_timeout(i) * IW_USEC;
-		while ((f = lists[i].head) != NULL && f->last_ts < limit) {
-			if (f->state != IW_FLOW_CLOSED)
+		while ((n = lists[i].head) != NULL &&
+		    node_last_ts(n) < limit) {
+			if (!n->tomb &&
+			    ((struct iw_flow *)n)->state != IW_FLOW_CLOSED)
 				iw_stats.flows_timeout++;
-			flow_remove(f, IW_END_TIMEOUT, now);
+			node_remove(n, IW_END_TIMEOUT, now);
 		}
 	}
 }
@@ -662,13 +1037,14 @@ iw_flows_expire(iw_time now)
 void
 iw_flows_shutdown(iw_time now)
 {
-	struct iw_flow *f;
+	struct iw_flow_node *n;
 	int i;
 
+	closing = NULL;		/* all go now */
 	/* oldest activity first, so events come out in a sensible order */
 	for (i = 0; i < NLISTS; i++)
-		while ((f = lists[i].head) != NULL)
-			flow_remove(f, IW_END_SHUTDOWN, now);
+		while ((n = lists[i].head) != NULL)
+			node_remove(n, IW_END_SHUTDOWN, now);
 	free(buckets);
 	buckets = NULL;
 	nbuckets = 0;

@@ -52,14 +52,24 @@ enum iw_flow_state {
 	IW_FLOW_NEW = 0,	/* no data, no completed handshake yet */
 	IW_FLOW_ESTABLISHED,
 	IW_FLOW_CLOSED,		/* FIN both ways or RST: waiting for
-				 * stragglers */
+				 * stragglers, as a tombstone (flow.c) */
+};
+
+/*
+ * What the table holds of every connection, whole or a tombstone (a
+ * closed one reduced to what a late packet and its flow event need:
+ * flow.c): its place in a hash chain and in a timeout list.
+ */
+struct iw_flow_node {
+	struct iw_hlink		 hlink;		/* hash chain: first member */
+	struct iw_flow_node	*lprev, *lnext;	/* by last activity */
+	uint32_t		 hash;
+	uint8_t			 list;		/* which timeout list */
+	bool			 tomb;		/* a struct flow_tomb */
 };
 
 struct iw_flow {
-	struct iw_hlink		 hlink;		/* hash chain: first member */
-	struct iw_flow		*lprev, *lnext;	/* by last activity */
-	uint32_t		 hash;
-	uint8_t			 list;		/* which timeout list */
+	struct iw_flow_node	 node;		/* first member */
 	uint8_t			 state;
 	bool			 midstream;	/* no SYN from the client */
 	bool			 swapped;	/* roles turned round after the
@@ -69,7 +79,7 @@ struct iw_flow {
 	bool			 session_ended;
 	uint8_t			 decode_anomalies;	/* bits already
 							 * reported */
-	enum iw_end_reason	 reason;
+	uint8_t			 reason;	/* enum iw_end_reason */
 
 	struct iw_flowref	 ref;		/* endpoints, ids */
 	iw_time			 first_ts, last_ts;
