@@ -60,6 +60,8 @@ struct iw_table_stats {
 	uint64_t	chain_evictions;
 };
 
+#define IW_STATS_HANDLES_MAX	8	/* workers.h's IW_WORKERS_MAX */
+
 struct iw_stats {
 	/* capture */
 	uint64_t	packets;
@@ -153,6 +155,13 @@ struct iw_stats {
 						 * queue full and waited */
 	uint64_t	workers_flow_mem;	/* flowmem.h, the workers' */
 	uint64_t	workers_flow_mem_peak;	/* sum of their peaks */
+	/* live with workers: the reader's, never added from a worker */
+	uint64_t	worker_queue_drops;	/* a worker's queue stayed full */
+	uint32_t	kernel_handles;		/* fanout.c: one per worker */
+	struct iw_stats_handle {
+		uint64_t	received, dropped, ifdropped;	/* pcap_stats */
+		uint64_t	queue_drops;	/* its worker's queue was full */
+	}		kernel_handle[IW_STATS_HANDLES_MAX];
 };
 
 extern _Thread_local struct iw_stats iw_stats;

@@ -8,7 +8,7 @@
 # the tests of the limits see them whole).  BUILD@N is a second pass over
 # the tests that read captures (WORKERS_TESTS) with N workers; a build
 # directory whose name has "tsan" (ThreadSanitizer) runs those and
-# t_workers_equal.py only, with four workers.
+# t_workers_equal.py and the live tests only, with four workers.
 #
 # A test is a unit binary ($B/tests/test_*) or a script tests/t_*.sh /
 # tests/t_*.py.  Each prints lines "ok - what", "not ok - what" or
@@ -169,7 +169,8 @@ check_events() {	# build, directory
 
 # the tests that read captures and check what imapwatch finds in them
 WORKERS_TESTS="t_pcaps.py t_imap_corpus.py t_tls_corpus.py t_schema.py"
-TSAN_TESTS="t_pcaps.py t_imap_corpus.py t_tls_corpus.py t_workers_equal.py"
+TSAN_TESTS="t_pcaps.py t_imap_corpus.py t_tls_corpus.py t_workers_equal.py
+    t_live.sh t_live_replay.sh"
 
 # Is test file $2 run in pass $1?
 in_pass() {

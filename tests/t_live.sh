@@ -7,8 +7,9 @@
 # `imapwatch -i` on the server's end writing to a file and to Redis.
 # Checks the flow, session and alert events in both sinks, valid against
 # the schema, no password anywhere, SIGHUP reopening the file (as
-# logrotate does) and SIGTERM flushing an open connection.  Nothing leaves
-# the two namespaces.
+# logrotate does) and SIGTERM flushing an open connection; all of it
+# with one worker, then with two (--workers 2: two capture handles in one
+# PACKET_FANOUT group).  Nothing leaves the two namespaces.
 set -u
 cd "$(dirname "$0")/.." || exit 2
 . tests/lib/iwtest.sh
@@ -100,84 +101,91 @@ done
 ip netns exec $SRV redis-cli -p 6390 ping | grep -q PONG
 ok $? "redis-server answers on the server namespace's loopback"
 
-# the TLS clients write their keys here as they go: imapwatch reads what
-# they append (once a second), holding a session's records until then
-: >"$T/keys.log" && chmod 600 "$T/keys.log"
-ip netns exec $SRV "$IW" -i iwlive-s --flows -o "$T/events.json" \
-    -o redis://127.0.0.1:6390/imapwatch --keylog "$T/keys.log" \
-    2>"$T/iw.err" &
-IWPID=$!
-# wait until the capture is open (its packet socket shows in the server
-# namespace, where nothing else captures), then a little for the bind
-for i in $(seq 100); do
-	[ "$(ip netns exec $SRV cat /proc/net/packet | wc -l)" -gt 1 ] && break
-	sleep 0.1
-done
-sleep 0.5
-kill -0 $IWPID 2>/dev/null; ok $? "imapwatch -i runs"
+# One run of the scenario with n workers (--workers 2: two capture
+# handles in one PACKET_FANOUT group, one reader, two worker threads)
+scenario() {	# n
+	local n=$1 W="--workers $1" D="$T/w$1" i
+	mkdir -m 755 "$D"
+	# the TLS clients write their keys here as they go: imapwatch reads what
+	# they append (once a second), holding a session's records until then
+	: >"$D/keys.log" && chmod 600 "$D/keys.log"
+	ip netns exec $SRV "$IW" -i iwlive-s --workers $n --flows \
+	    -o "$D/events.json" -o redis://127.0.0.1:6390/imapwatch-$n \
+	    --keylog "$D/keys.log" 2>"$D/iw.err" &
+	IWPID=$!
+	# wait until the capture is open (its packet sockets, one per worker, show
+	# in the server namespace, where nothing else captures), then a little for
+	# the bind
+	for i in $(seq 100); do
+		[ "$(ip netns exec $SRV cat /proc/net/packet | wc -l)" -gt $n ] && break
+		sleep 0.1
+	done
+	sleep 0.5
+	kill -0 $IWPID 2>/dev/null; ok $? "imapwatch -i runs ($W)"
 
-imap_login() {
-	ip netns exec $CLI curl -s --max-time 10 "imap://10.88.0.1/" \
-	    --user "alice:$PW" --login-options AUTH=LOGIN -X "$1" >/dev/null
-}
-imap_login "CAPABILITY"; ok $? "curl logs in (AUTH=LOGIN, cleartext)"
-sleep 1
+	imap_login() {
+		ip netns exec $CLI curl -s --max-time 10 "imap://10.88.0.1/" \
+		    --user "alice:$PW" --login-options AUTH=LOGIN -X "$1" >/dev/null
+	}
+	imap_login "CAPABILITY"; ok $? "curl logs in (AUTH=LOGIN, cleartext) ($W)"
+	sleep 1
 
-# logrotate: move the file, HUP, a new file gets the events that follow
-mv "$T/events.json" "$T/events.1.json"
-kill -HUP $IWPID
-sleep 0.5
-ip netns exec $CLI "$PY" -c '
+	# logrotate: move the file, HUP, a new file gets the events that follow
+	mv "$D/events.json" "$D/events.1.json"
+	kill -HUP $IWPID
+	sleep 0.5
+	ip netns exec $CLI "$PY" -c '
 import imaplib, sys
 m = imaplib.IMAP4("10.88.0.1")
 m.login("alice", sys.argv[1])
 m.select("INBOX")
 m.logout()' "$PW"
-ok $? "second session (python imaplib: the LOGIN command)"
+	ok $? "second session (python imaplib: the LOGIN command) ($W)"
 
-# STARTTLS with SNI, then a LOGIN inside TLS (openssl s_client)
-{ sleep 1; printf 'a1 LOGIN alice %s\r\n' "$PW"; sleep 0.5;
-  printf 'a2 LOGOUT\r\n'; sleep 0.5; } |
-    ip netns exec $CLI openssl s_client -quiet -starttls imap \
-    -connect 10.88.0.1:143 -servername imap.example.test \
-    -keylogfile "$T/keys.log" >"$T/sclient.out" 2>&1
-grep -q "a1 OK" "$T/sclient.out"; ok $? "STARTTLS session (openssl s_client)"
+	# STARTTLS with SNI, then a LOGIN inside TLS (openssl s_client)
+	{ sleep 1; printf 'a1 LOGIN alice %s\r\n' "$PW"; sleep 0.5;
+	  printf 'a2 LOGOUT\r\n'; sleep 0.5; } |
+	    ip netns exec $CLI openssl s_client -quiet -starttls imap \
+	    -connect 10.88.0.1:143 -servername imap.example.test \
+	    -keylogfile "$D/keys.log" >"$D/sclient.out" 2>&1
+	grep -q "a1 OK" "$D/sclient.out"
+	ok $? "STARTTLS session (openssl s_client) ($W)"
 
-# implicit TLS on 993 (curl imaps://, no certificate check: test CA)
-ip netns exec $CLI env SSLKEYLOGFILE="$T/keys.log" curl -s -k \
-    --max-time 10 "imaps://10.88.0.1/" --user "alice:$PW" -X "CAPABILITY" \
-    >/dev/null
-ok $? "IMAPS session (curl imaps://)"
-sleep 1
+	# implicit TLS on 993 (curl imaps://, no certificate check: test CA)
+	ip netns exec $CLI env SSLKEYLOGFILE="$D/keys.log" curl -s -k \
+	    --max-time 10 "imaps://10.88.0.1/" --user "alice:$PW" \
+	    -X "CAPABILITY" >/dev/null
+	ok $? "IMAPS session (curl imaps://) ($W)"
+	sleep 1
 
-# a connection left open when SIGTERM comes
-ip netns exec $CLI "$PY" -c '
+	# a connection left open when SIGTERM comes
+	ip netns exec $CLI "$PY" -c '
 import socket, time
 s = socket.create_connection(("10.88.0.1", 143))
 s.recv(1000)
 s.sendall(b"a1 CAPABILITY\r\n")
 s.recv(1000)
 time.sleep(30)' &
-HOLD=$!
-disown
-sleep 1.5
-kill -TERM $IWPID
-wait $IWPID
-ok $? "SIGTERM: clean exit, status 0"
-kill $HOLD 2>/dev/null
-clean_stderr "$T/iw.err" "imapwatch -i"
+	HOLD=$!
+	disown
+	sleep 1.5
+	kill -TERM $IWPID
+	wait $IWPID
+	ok $? "SIGTERM: clean exit, status 0 ($W)"
+	kill $HOLD 2>/dev/null
+	clean_stderr "$D/iw.err" "imapwatch -i $W"
 
-ip netns exec $SRV redis-cli -p 6390 --raw LRANGE imapwatch 0 -1 \
-    >"$T/redis.json"
-ok $? "events read back from redis"
+	ip netns exec $SRV redis-cli -p 6390 --raw LRANGE imapwatch-$n 0 -1 \
+	    >"$D/redis.json"
+	ok $? "events read back from redis ($W)"
 
-"$PY" - "$T" "$PW" "$PWD/tests/schema" <<'EOF'
+	"$PY" - "$D" "$PW" "$PWD/tests/schema" "$W" <<'EOF'
 import base64, binascii, json, sys
 d, pw = sys.argv[1], sys.argv[2]
 sys.path.insert(0, sys.argv[3])
 import schemas
 def ok(c, what):
-    print("%s - %s" % ("ok" if c else "not ok", what))
+    print("%s - %s (%s)" % ("ok" if c else "not ok", what, sys.argv[4]))
 def events(name):
     with open("%s/%s" % (d, name)) as f:
         text = f.read()
@@ -274,6 +282,10 @@ v = schemas.validators()
 bad = [e for e in red if next(iter(v["eve"].iter_errors(e)), None)]
 ok(not bad, "every event valid against the schema (%d)" % len(red))
 EOF
-# the checks above run in one python: if it dies, they vanish
-ok $? "the event checks ran to their end"
+	# the checks above run in one python: if it dies, they vanish
+	ok $? "the event checks ran to their end ($W)"
+}
+
+scenario 1
+scenario 2
 finish

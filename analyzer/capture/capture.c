@@ -3,10 +3,15 @@
  * capture.c - packet sources: libpcap for files, standard input and live
  * interfaces; our pcapng reader for pcapng files mixing link types.
  */
+#include <sys/socket.h>
+
+#include <linux/if_packet.h>
+
 #include <errno.h>
 #include <pcap/pcap.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "capture.h"
 #include "packet.h"
@@ -196,7 +201,7 @@ iw_source_open_live(const char *iface, const struct iw_live_opts *o,
 	if (o->buffer_kib > 0)
 		pcap_set_buffer_size(s->pcap, o->buffer_kib * 1024);
 	pcap_set_promisc(s->pcap, o->promisc);
-	pcap_set_timeout(s->pcap, 100);
+	pcap_set_timeout(s->pcap, o->timeout_ms > 0 ? o->timeout_ms : 100);
 	rc = pcap_activate(s->pcap);
 	if (rc < 0) {
 		if (rc == PCAP_ERROR_NO_SUCH_DEVICE)
@@ -318,11 +323,68 @@ iw_source_stats(struct iw_source *s, uint64_t *recv, uint64_t *drop,
 	return true;
 }
 
-void
-iw_source_breakloop(struct iw_source *s)
+/*
+ * PACKET_FANOUT_HASH: the kernel sends every packet of a flow (its IP
+ * addresses and ports) to one socket, so a connection's packets stay in
+ * order in one buffer; _CPU or _LB would spread them over the buffers,
+ * to be put back in order by the reader at best.  The hash does not keep
+ * fragments (IPv6 is hashed without ports) or tunnels together, which is
+ * why the sockets are not the workers: one reader takes from them all
+ * (fanout.c) and dispatches as it does for files.  No _FLAG_DEFRAG: it
+ * reassembles IPv4 only and drops overlapping fragments, which our own
+ * fragment handling reports.  No _FLAG_ROLLOVER: a full buffer spilling
+ * into another would break that order; its drops are counted instead.
+ *
+ * The group's id: the kernel picks an unused one for the first socket
+ * (_FLAG_UNIQUEID, Linux 4.4), so two sensors on one interface never
+ * share a group by accident; an older kernel gets one made of our pid.
+ */
+int
+iw_source_join_fanout(struct iw_source *s, unsigned *group, char *err,
+    size_t errlen)
 {
-	if (s != NULL && s->pcap != NULL)
-		pcap_breakloop(s->pcap);
+	char perr[PCAP_ERRBUF_SIZE];
+	int fd, arg;
+	socklen_t len = sizeof(arg);
+
+	if (!s->live || s->pcap == NULL) {
+		snprintf(err, errlen, "%s: not a live capture", s->name);
+		return -1;
+	}
+	if (pcap_setnonblock(s->pcap, 1, perr) != 0) {
+		snprintf(err, errlen, "%s: %s", s->name, perr);
+		return -1;
+	}
+	fd = pcap_fileno(s->pcap);
+	if (group == NULL)
+		return 0;
+	if (*group == 0) {
+		arg = PACKET_FANOUT_HASH << 16 |
+		    PACKET_FANOUT_FLAG_UNIQUEID << 16;
+		/* bit 16 says the id is chosen: the kernel's may be 0 */
+		if (setsockopt(fd, SOL_PACKET, PACKET_FANOUT, &arg,
+		    sizeof(arg)) == 0) {
+			if (getsockopt(fd, SOL_PACKET, PACKET_FANOUT, &arg,
+			    &len) != 0)
+				goto fail;
+			*group = ((unsigned)arg & 0xffff) | 0x10000;
+			return 0;
+		}
+		*group = ((unsigned)getpid() & 0xffff) | 0x10000;
+	}
+	arg = (int)(*group & 0xffff) | PACKET_FANOUT_HASH << 16;
+	if (setsockopt(fd, SOL_PACKET, PACKET_FANOUT, &arg, sizeof(arg)) == 0)
+		return 0;
+fail:
+	snprintf(err, errlen, "%s: cannot join a PACKET_FANOUT group "
+	    "(--workers): %s", s->name, strerror(errno));
+	return -1;
+}
+
+int
+iw_source_fd(struct iw_source *s)
+{
+	return s->pcap != NULL ? pcap_get_selectable_fd(s->pcap) : -1;
 }
 
 void

@@ -26,6 +26,7 @@ struct iw_live_opts {
 	int		 snaplen;	/* 0: libpcap's default */
 	int		 buffer_kib;	/* 0: libpcap's default */
 	bool		 promisc;
+	int		 timeout_ms;	/* 0: 100 */
 };
 
 enum iw_next {
@@ -54,10 +55,50 @@ bool iw_source_is_live(const struct iw_source *);
 bool iw_source_stats(struct iw_source *, uint64_t *received,
     uint64_t *dropped, uint64_t *ifdropped);
 
-/* Make a blocked read return (from a signal handler). */
-void iw_source_breakloop(struct iw_source *);
+/*
+ * Live, one of several handles on an interface (fanout.c): the handle
+ * stops blocking and its socket joins the PACKET_FANOUT group *group
+ * (0: a new group, which is then stored there for the next handles;
+ * NULL: none, the only handle).  0, or -1 with err.
+ */
+int iw_source_join_fanout(struct iw_source *, unsigned *group, char *err,
+    size_t errlen);
+/* The descriptor to poll for a live handle's next packets. */
+int iw_source_fd(struct iw_source *);
 
 void iw_source_close(struct iw_source *);
+
+/* ---- several live handles read as one (fanout.c) ---- */
+
+struct iw_fanout;
+
+/*
+ * The read timeout of a handle in a fanout group: Linux hands a handle's
+ * packets over a block at a time, when it is full or this old (rounded
+ * up to a timer tick, and up to two ticks late), and fanout.c waits that
+ * long for a quiet handle before it gives a busy one's packets.
+ */
+#define IW_FANOUT_BLOCK_MS	2
+
+/*
+ * Joins the n live sources (opened on one interface, filters set) in one
+ * PACKET_FANOUT group, so the kernel spreads the interface's packets over
+ * their buffers (n = 1: none, the handle is only read without blocking);
+ * takes the sources, not their ownership.  NULL with err.
+ */
+struct iw_fanout *iw_fanout_new(struct iw_source **, int n, char *err,
+    size_t errlen);
+
+/*
+ * The oldest of the handles' next packets, valid until the next call;
+ * *which is its handle's index.  Waits at most timeout_ms for one (and
+ * less when a signal comes): IW_NEXT_TIMEOUT.  IW_NEXT_ERROR: handle
+ * *which failed.
+ */
+enum iw_next iw_fanout_next(struct iw_fanout *, struct iw_rawpkt *,
+    int *which, int timeout_ms);
+
+void iw_fanout_free(struct iw_fanout *);
 
 /* ---- our own pcapng reader (pcapng.c) ---- */
 

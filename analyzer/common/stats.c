@@ -329,6 +329,27 @@ sessions_object(void)
 	return o;
 }
 
+/* Live: each worker's capture handle (capture.h, fanout) and queue. */
+static struct json_object *
+per_worker_array(void)
+{
+	struct json_object *a = json_object_new_array(), *o;
+	const struct iw_stats_handle *h;
+	uint32_t i;
+
+	for (i = 0; i < iw_stats.kernel_handles &&
+	    i < IW_STATS_HANDLES_MAX; i++) {
+		h = &iw_stats.kernel_handle[i];
+		o = json_object_new_object();
+		add_u64(o, "kernel_received", h->received);
+		add_u64(o, "kernel_dropped", h->dropped);
+		add_u64(o, "iface_dropped", h->ifdropped);
+		add_u64(o, "queue_dropped", h->queue_drops);
+		json_object_array_add(a, o);
+	}
+	return a;
+}
+
 static struct json_object *
 workers_object(void)
 {
@@ -336,6 +357,10 @@ workers_object(void)
 
 	add_u64(o, "threads", iw_stats.workers);
 	add_u64(o, "queue_full_waits", iw_stats.worker_queue_waits);
+	if (iw_stats.kernel_handles > 0) {
+		add_u64(o, "queue_dropped", iw_stats.worker_queue_drops);
+		json_object_object_add(o, "per_worker", per_worker_array());
+	}
 	return o;
 }
 

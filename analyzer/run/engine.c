@@ -131,11 +131,20 @@ iw_engine_packet(const struct iw_rawpkt *raw)
 
 /* ---- with workers (workers.c): the reader's half, then a worker's ---- */
 
+/* The reader's: once a second of its clock, fragments expire (true). */
+static bool
+reader_second(void)
+{
+	if (now < next_tick)
+		return false;
+	next_tick = now + IW_USEC;
+	iw_decode_expire(now);
+	return true;
+}
+
 bool
 iw_engine_read_clock(const struct iw_rawpkt *raw)
 {
-	bool second;
-
 	iw_stats.packets++;
 	iw_stats.bytes += raw->wirelen;
 	iw_stats.captured_bytes += raw->caplen;
@@ -145,12 +154,15 @@ iw_engine_read_clock(const struct iw_rawpkt *raw)
 	iw_stats.last_ts = now;
 	/* as iw_engine_tick: once a second of packet time, fragments here,
 	 * flows in every worker (the caller ticks them before this packet) */
-	second = now >= next_tick;
-	if (second) {
-		next_tick = now + IW_USEC;
-		iw_decode_expire(now);
-	}
-	return second;
+	return reader_second();
+}
+
+bool
+iw_engine_read_idle(iw_time t)
+{
+	if (t > now)
+		now = t;
+	return reader_second();
 }
 
 enum iw_decode_result

@@ -34,6 +34,9 @@ void iw_engine_finish(void);
 bool iw_engine_read_clock(const struct iw_rawpkt *);
 enum iw_decode_result iw_engine_read_decode(const struct iw_rawpkt *,
     struct iw_packet *);
+/* Live, no packet for a while: the reader's clock moves on to t (wall
+ * clock); true once a second of it, as iw_engine_read_clock. */
+bool iw_engine_read_idle(iw_time t);
 /* A worker's part of iw_flow_decode_anomaly (flow.h). */
 void iw_engine_decode_anomaly(const struct iw_packet *, int what,
     iw_time stamp);

@@ -59,10 +59,12 @@
 #define MAX_ARGS	1024
 #define ERRLEN		1024
 #define POLICY_MAX	(1024 * 1024)
-#define LIVE_WAKEUP_USEC 250000	/* at least this often, live */
+#define LIVE_POLL_MS	100	/* live: the longest wait for a packet */
+#define LIVE_FLUSH	0.1	/* seconds: then the workers get their batches */
+#define FANOUT_BUFFER_KIB 8192	/* live with workers: each handle's default */
 
 static volatile sig_atomic_t got_stop, got_hup;
-static struct iw_source *current;
+static struct iw_fanout *fanout;	/* live: the handles, one a worker */
 
 /* Everything the command line and the configuration file decide. */
 struct settings {
@@ -103,7 +105,7 @@ static struct retired {
 } *retired;
 static int n_retired;
 static FILE *summary_fp;
-static int n_workers = 1;		/* threads reading files; 1: inline */
+static int n_workers = 1;		/* worker threads; 1: inline */
 
 enum {
 	OPT_FLOWS = 256, OPT_ALL_TLS, OPT_IMAPS_PORTS, OPT_USERNAMES,
@@ -198,7 +200,9 @@ usage(FILE *fp)
 "  -i IFACE              capture live on IFACE\n"
 "  -p                    do not put the interface in promiscuous mode\n"
 "  -s SNAPLEN            bytes captured per packet (live)\n"
-"  -B KIB                kernel capture buffer in KiB (live)\n"
+"  -B KIB                kernel capture buffer in KiB (live; with\n"
+"                        --workers, each worker's handle has one, 8192\n"
+"                        by default)\n"
 "  -f FILTER             BPF filter (also: trailing words, as tcpdump)\n"
 "  -o OUTPUT             where events go (repeatable): FILE (appended,\n"
 "                        reopened on HUP), '-' standard output (default),\n"
@@ -207,9 +211,10 @@ usage(FILE *fp)
 "                        [?mode=publish]; sockets take ?queue=16m&\n"
 "                        queue_events=100000, syslog ?facility=local5\n"
 "  -Z USER               drop root to USER once the capture is open\n"
-"  --workers N|auto      worker threads reading files (default 1: no\n"
-"                        threads; auto: the online CPUs, at most 8); the\n"
-"                        flow limits are shared out among them\n"
+"  --workers N|auto      worker threads (default 1: no threads; auto: the\n"
+"                        online CPUs, at most 8); the flow limits are\n"
+"                        shared out among them; live, N capture handles\n"
+"                        in one PACKET_FANOUT group, read by one thread\n"
 "  --config FILE         read options from FILE (key = value, the long\n"
 "                        option names); the command line wins; reloaded\n"
 "                        on SIGHUP\n"
@@ -1289,12 +1294,18 @@ output_tick(void)
 
 /* ---- signals and privileges ---- */
 
+/*
+ * Live, the handles are not blocking: a signal cuts fanout.c's poll(2)
+ * short, and it waits LIVE_POLL_MS at most, so idle timeouts, periodic
+ * stats and reloads run on a quiet link too (libpcap's read timeout does
+ * not fire while no packet comes, and with pcap_breakloop, which a timer
+ * used to call, a slow build lost a frame now and then).
+ */
 static void
 on_stop(int sig)
 {
 	(void)sig;
 	got_stop = 1;
-	iw_source_breakloop(current);
 }
 
 static void
@@ -1302,32 +1313,6 @@ on_hup(int sig)
 {
 	(void)sig;
 	got_hup = 1;
-	iw_source_breakloop(current);
-}
-
-/*
- * Live, libpcap's read timeout does not fire while no packet comes (Linux
- * TPACKET_V3 retires no empty block): a timer wakes the read instead, so
- * idle timeouts, periodic stats and reloads run on a quiet link too.
- */
-static void
-on_alarm(int sig)
-{
-	(void)sig;
-	iw_source_breakloop(current);
-}
-
-static void
-live_timer(bool on)
-{
-	struct itimerval it;
-
-	memset(&it, 0, sizeof(it));
-	if (on) {
-		it.it_interval.tv_usec = LIVE_WAKEUP_USEC;
-		it.it_value.tv_usec = LIVE_WAKEUP_USEC;
-	}
-	setitimer(ITIMER_REAL, &it, NULL);
 }
 
 static void
@@ -1336,14 +1321,12 @@ install_signals(void)
 	struct sigaction sa;
 
 	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_stop;	/* a blocked read returns */
+	sa.sa_handler = on_stop;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	sa.sa_handler = on_hup;
 	sa.sa_flags = SA_RESTART;	/* a read from a pipe goes on */
 	sigaction(SIGHUP, &sa, NULL);
-	sa.sa_handler = on_alarm;
-	sigaction(SIGALRM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 }
 
@@ -1419,6 +1402,31 @@ struct inputs {
 	uint64_t		 packets;	/* read in the first pass */
 };
 
+/*
+ * Live, one handle, or one per worker in one PACKET_FANOUT group: all
+ * opened now, before privileges go.
+ */
+static void
+open_live(struct inputs *in)
+{
+	char err[ERRLEN];
+	int i;
+
+	/* fanout.c puts the handles' packets in time order: the shorter a
+	 * quiet handle's blocks may wait, the less the others' wait for it;
+	 * meanwhile they hold their blocks (of 256 KiB each, however few
+	 * packets came in 2 ms): libpcap's 2 MiB are 8 blocks, too few */
+	if (n_workers > 1) {
+		run.live.timeout_ms = IW_FANOUT_BLOCK_MS;
+		if (run.live.buffer_kib == 0)
+			run.live.buffer_kib = FANOUT_BUFFER_KIB;
+	}
+	for (i = 0; i < n_workers; i++)
+		in->src[in->n++] = open_source(NULL);
+	if ((fanout = iw_fanout_new(in->src, in->n, err, sizeof(err))) == NULL)
+		die("%s", err);
+}
+
 static void
 open_inputs(struct inputs *in)
 {
@@ -1437,7 +1445,7 @@ open_inputs(struct inputs *in)
 	}
 	in->n = run.n_files;
 	if (run.iface != NULL)
-		in->src[in->n++] = open_source(NULL);
+		open_live(in);
 	if (!in->all_regular)
 		in->total = 0;
 }
@@ -1546,10 +1554,9 @@ run_live(struct iw_source *s)
 	double wall_last = wall_seconds(), next_stats, wall_corr = wall_last;
 	double next_keylog = wall_last + 1, last_keylog = 0;
 	enum iw_next rc;
+	int which;
 
 	next_stats = wall_last + iw_sensor.stats_interval;
-	current = s;
-	live_timer(true);
 	while (!got_stop) {
 		check_hup();
 		iw_output_tick();
@@ -1558,28 +1565,94 @@ run_live(struct iw_source *s)
 		iw_corr_advance_by(iw_corr_engine(),
 		    (iw_time)((wall_seconds() - wall_corr) * IW_USEC));
 		wall_corr = wall_seconds();
-		rc = iw_source_next(s, &pkt);
+		rc = iw_fanout_next(fanout, &pkt, &which, LIVE_POLL_MS);
 		if (rc == IW_NEXT_PACKET) {
 			iw_engine_packet(&pkt);
 			wall_last = wall_seconds();
-		} else if (rc == IW_NEXT_TIMEOUT ||
-		    (rc == IW_NEXT_EOF && !got_stop)) {
-			/* the read timed out, or the timer woke it */
+		} else if (rc == IW_NEXT_TIMEOUT) {
+			/* nothing came in time, or a signal */
 			iw_engine_tick(live_clock(wall_last));
-		} else if (rc == IW_NEXT_EOF || got_stop) {
-			break;
 		} else {
 			input_error(s);
-			live_timer(false);
-			current = NULL;
 			return false;
 		}
 		periodic_stats(s, &next_stats, wall_last);
 		keylog_tick(&next_keylog, &last_keylog);
 	}
-	live_timer(false);
 	kernel_stats(s);
-	current = NULL;
+	return true;
+}
+
+/* ---- live with workers ---- */
+
+/* Each handle's kernel counters (a worker's), and their sums. */
+static void
+fanout_kernel_stats(const struct inputs *in)
+{
+	struct iw_stats_handle *h;
+	uint64_t r, d, f;
+	int i;
+
+	iw_stats.kernel_received = iw_stats.kernel_dropped = 0;
+	iw_stats.iface_dropped = 0;
+	for (i = 0; i < in->n && i < IW_STATS_HANDLES_MAX; i++) {
+		h = &iw_stats.kernel_handle[i];
+		if (iw_source_stats(in->src[i], &r, &d, &f)) {
+			h->received = r;
+			h->dropped = d;
+			h->ifdropped = f;
+		}
+		iw_stats.kernel_received += h->received;
+		iw_stats.kernel_dropped += h->dropped;
+		iw_stats.iface_dropped += h->ifdropped;
+	}
+	iw_stats.kernel_handles = (uint32_t)i;
+}
+
+/*
+ * One reader takes the packets of every handle (fanout.c) and hands them
+ * to the workers as for files.  Every LIVE_FLUSH of wall time, busy or
+ * not, the clock moves on (idle: by the wall clock) and the batches go,
+ * so events come out and flows time out on a quiet link too.  Signals cut
+ * the wait short (poll), or it ends within LIVE_POLL_MS.
+ */
+static bool
+run_live_workers(const struct inputs *in)
+{
+	struct iw_rawpkt pkt;
+	double wall_last = wall_seconds(), next_stats, next_flush, wall;
+	double next_keylog = wall_last + 1, last_keylog = 0;
+	enum iw_next rc;
+	int which;
+
+	next_stats = wall_last + iw_sensor.stats_interval;
+	next_flush = wall_last + LIVE_FLUSH;
+	/* a reload may name a key log: nothing to read costs nothing */
+	iw_workers_before_sending(iw_keylog_run_poll);
+	while (!got_stop) {
+		check_hup();
+		output_tick();
+		rc = iw_fanout_next(fanout, &pkt, &which, LIVE_POLL_MS);
+		if (rc == IW_NEXT_PACKET) {
+			iw_workers_packet(&pkt);
+			wall_last = wall_seconds();
+		} else if (rc == IW_NEXT_ERROR) {
+			input_error(in->src[which]);
+			return false;
+		}
+		if ((wall = wall_seconds()) >= next_flush) {
+			iw_workers_idle(live_clock(wall_last));
+			wall_last = wall;	/* the clock is at the wall's */
+			next_flush = wall + LIVE_FLUSH;
+		}
+		if (iw_sensor.stats_interval > 0 && wall >= next_stats) {
+			next_stats = wall + iw_sensor.stats_interval;
+			fanout_kernel_stats(in);
+			iw_workers_stats_emit(iw_engine_now());
+		}
+		keylog_tick(&next_keylog, &last_keylog);
+	}
+	fanout_kernel_stats(in);
 	return true;
 }
 
@@ -1755,6 +1828,8 @@ free_everything(struct inputs *in)
 {
 	int i;
 
+	iw_fanout_free(fanout);
+	fanout = NULL;
 	for (i = 0; i < in->n; i++)
 		iw_source_close(in->src[i]);
 	iw_noise_shutdown();
@@ -1779,7 +1854,9 @@ free_everything(struct inputs *in)
  * as much CPU again as one and finish no sooner, README "Speed", so the
  * default stays what is fastest here until the reader stops copying.)
  * IW_TEST_WORKERS (the test suite's, README "Testing") stands in for the
- * default only.  Live capture and --write-alerted run inline for now.
+ * default only.  --write-alerted runs inline: its second pass reads the
+ * files again in the first pass's order, and live it keeps each
+ * connection's packets in the order one thread saw them.
  */
 static int
 workers_wanted(void)
@@ -1793,11 +1870,10 @@ workers_wanted(void)
 		n = 1;
 	if (n < 1 || n > IW_WORKERS_MAX)
 		n = 1;
-	if (n > 1 && (run.iface != NULL || run.sensor.write_alerted != NULL)) {
+	if (n > 1 && run.sensor.write_alerted != NULL) {
 		if (run.workers > 1)
-			fprintf(stderr, "imapwatch: --workers: %s runs one "
-			    "worker\n", run.iface != NULL ? "live capture" :
-			    "--write-alerted");
+			fprintf(stderr, "imapwatch: --workers: "
+			    "--write-alerted runs one worker\n");
 		n = 1;
 	}
 	return n;
@@ -1819,12 +1895,13 @@ start_workers(void)
 {
 	char err[ERRLEN];
 
-	if ((n_workers = workers_wanted()) <= 1)
+	if (n_workers <= 1)
 		return;
 	iw_workers_split_limits(n_workers);
 	run.cfg = iw_cfg;
 	prepare_threads();
-	if (iw_workers_start(n_workers, err, sizeof(err)) != 0)
+	if (iw_workers_start(n_workers, run.iface != NULL, err,
+	    sizeof(err)) != 0)
 		die("%s", err);
 }
 
@@ -1837,6 +1914,7 @@ main(int argc, char **argv)
 	iw_config_defaults(&iw_cfg);
 	read_cmdline(argc, argv);
 	start_settings();
+	n_workers = workers_wanted();
 	/* open everything first: a bad input fails before any event */
 	open_inputs(&in);
 	open_outputs(&in);
@@ -1847,7 +1925,9 @@ main(int argc, char **argv)
 	start_workers();
 	if (n_workers == 1)
 		iw_engine_init();
-	if (run.iface != NULL)
+	if (run.iface != NULL && n_workers > 1)
+		ok = run_live_workers(&in);
+	else if (run.iface != NULL)
 		ok = run_live(in.src[0]);
 	else
 		run_files(&in);

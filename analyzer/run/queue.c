@@ -3,6 +3,7 @@
  * queue.c - see queue.h.
  */
 #include <stdlib.h>
+#include <time.h>
 
 #include "queue.h"
 
@@ -47,6 +48,29 @@ iw_queue_slot(struct iw_queue *q)
 			pthread_cond_wait(&q->not_full, &q->mu);
 	}
 	b = q->slot[q->head % q->depth];
+	pthread_mutex_unlock(&q->mu);
+	return b;
+}
+
+void *
+iw_queue_slot_within(struct iw_queue *q, unsigned wait_ms)
+{
+	struct timespec until;
+	void *b = NULL;
+
+	clock_gettime(CLOCK_REALTIME, &until);	/* the condition's clock */
+	until.tv_nsec += (long)wait_ms * 1000000L;
+	until.tv_sec += until.tv_nsec / 1000000000L;
+	until.tv_nsec %= 1000000000L;
+	pthread_mutex_lock(&q->mu);
+	if (q->head - q->tail == q->depth && wait_ms > 0) {
+		q->full_waits++;
+		while (q->head - q->tail == q->depth &&
+		    pthread_cond_timedwait(&q->not_full, &q->mu, &until) == 0)
+			continue;
+	}
+	if (q->head - q->tail < q->depth)
+		b = q->slot[q->head % q->depth];
 	pthread_mutex_unlock(&q->mu);
 	return b;
 }

@@ -32,6 +32,9 @@ void iw_queue_destroy(struct iw_queue *);
 
 /* Producer: the next slot's buffer, once the consumer handed it back. */
 void *iw_queue_slot(struct iw_queue *);
+/* Producer, live: the same, waiting at most wait_ms (counted); NULL when
+ * the consumer still has every slot then. */
+void *iw_queue_slot_within(struct iw_queue *, unsigned wait_ms);
 /* Producer: the buffer iw_queue_slot gave is ready for the consumer. */
 void iw_queue_publish(struct iw_queue *);
 

@@ -24,6 +24,8 @@
 #define BATCH_BYTES	(1U << 20)	/* copied frames and datagrams */
 #define QUEUE_DEPTH	4		/* batches a worker may have queued */
 #define FLUSH_EVERY	4096		/* packets: then every batch goes */
+#define LIVE_WAIT_MS	10		/* live: the most a full queue holds
+					 * the reader, then packets drop */
 
 enum entry_kind {
 	ENTRY_SEGMENT = 0,	/* a TCP segment */
@@ -55,13 +57,19 @@ struct iw_worker {
 	struct batch		*buf[QUEUE_DEPTH];
 	struct batch		*filling;	/* the reader's, not yet sent */
 	struct iw_corr_producer	*producer;
+	bool			 stalled;	/* live: its queue stayed full */
+	/* the thread's own, read while it waits (iw_workers_stats_emit) */
+	const struct iw_stats	*running;
 	/* when the thread has ended */
 	struct iw_stats		 stats;
+	/* after each batch */
 	uint64_t		 flow_mem, flow_mem_peak;
 };
 
 static struct iw_worker *workers;
 static int n_workers;
+static bool live;
+static void (*before_sending)(void);
 static uint64_t since_flush;
 
 int
@@ -131,11 +139,14 @@ worker_main(void *arg)
 
 	iw_corr_set_engine(w->producer);
 	iw_engine_init();
+	w->running = &iw_stats;
 	do {
 		b = iw_queue_take(&w->q);
 		run_batch(b);
 		clock = b->clock;
 		last = b->last;
+		w->flow_mem = iw_flowmem_in_use();
+		w->flow_mem_peak = iw_flowmem_peak();
 		/* nothing it gets from now on is older than the reader's
 		 * clock when this batch was sent; and before the batch is
 		 * handed back, so that a drained queue (a reload waits for
@@ -156,11 +167,26 @@ worker_main(void *arg)
 
 /* ---- the reader ---- */
 
+/*
+ * The batch the reader fills for w.  Reading files, a full queue holds
+ * the reader until the worker hands a batch back.  Live, the kernel's
+ * buffers fill meanwhile: it waits LIVE_WAIT_MS at most, then (NULL)
+ * the caller drops the packet, counted; while the worker stays behind
+ * the reader no longer waits for it, so the other workers, the timers
+ * and signals go on.  The end of input (wait) always waits.
+ */
 static struct batch *
-filling(struct iw_worker *w)
+filling_or_wait(struct iw_worker *w, bool wait)
 {
 	if (w->filling == NULL) {
-		w->filling = iw_queue_slot(&w->q);
+		if (!live || wait)
+			w->filling = iw_queue_slot(&w->q);
+		else
+			w->filling = iw_queue_slot_within(&w->q,
+			    w->stalled ? 0 : LIVE_WAIT_MS);
+		w->stalled = w->filling == NULL;
+		if (w->filling == NULL)
+			return NULL;
 		w->filling->n = 0;
 		w->filling->used = 0;
 		w->filling->last = false;
@@ -168,11 +194,20 @@ filling(struct iw_worker *w)
 	return w->filling;
 }
 
+static struct batch *
+filling(struct iw_worker *w)
+{
+	return filling_or_wait(w, false);
+}
+
+/* Live, a worker behind gets nothing more: its next batch has the clock. */
 static void
 send(struct iw_worker *w, bool last)
 {
-	struct batch *b = filling(w);
+	struct batch *b = filling_or_wait(w, last);
 
+	if (b == NULL)
+		return;
 	b->clock = iw_engine_now();
 	b->last = last;
 	w->filling = NULL;
@@ -184,23 +219,34 @@ send_all(bool last)
 {
 	int i;
 
+	if (before_sending != NULL)
+		before_sending();
 	for (i = 0; i < n_workers; i++)
 		send(&workers[i], last);
 	since_flush = 0;
 }
 
-/* Room for one entry of `bytes` arena bytes (0: none needed). */
+/* Room for one entry of `bytes` arena bytes (0: none needed); live, NULL
+ * when the worker is behind (filling). */
 static struct entry *
 next_entry(struct iw_worker *w, size_t bytes)
 {
 	struct batch *b = filling(w);
 
-	if (b->n == BATCH_PACKETS ||
-	    (bytes <= BATCH_BYTES && b->used + bytes > BATCH_BYTES)) {
+	if (b != NULL && (b->n == BATCH_PACKETS ||
+	    (bytes <= BATCH_BYTES && b->used + bytes > BATCH_BYTES))) {
 		send(w, false);
 		b = filling(w);
 	}
-	return &b->e[b->n++];
+	return b != NULL ? &b->e[b->n++] : NULL;
+}
+
+/* Live: what a worker behind could not take. */
+static void
+dropped(const struct iw_worker *w)
+{
+	iw_stats.worker_queue_drops++;
+	iw_stats.kernel_handle[w - workers].queue_drops++;
 }
 
 static void
@@ -210,7 +256,9 @@ tick_all(iw_time t)
 	int i;
 
 	for (i = 0; i < n_workers; i++) {
-		e = next_entry(&workers[i], 0);
+		/* a worker behind gets the time with its next batch */
+		if ((e = next_entry(&workers[i], 0)) == NULL)
+			continue;
 		e->stamp = t;
 		e->kind = ENTRY_TICK;
 		e->own = NULL;
@@ -241,10 +289,14 @@ copy_packet(struct iw_worker *w, struct iw_packet *p)
 	struct entry *e = next_entry(w, need);
 	uint8_t *to;
 
+	if (e == NULL) {
+		dropped(w);
+		return;
+	}
 	e->stamp = iw_engine_now();
 	e->kind = ENTRY_SEGMENT;
 	e->own = NULL;
-	b = filling(w);
+	b = w->filling;
 	if (need > BATCH_BYTES) {
 		if ((e->own = malloc(need)) == NULL) {
 			b->n--;
@@ -288,8 +340,13 @@ owner(const struct iw_packet *p)
 static void
 hand_over_anomaly(const struct iw_packet *p, enum iw_flow_decode_anomaly what)
 {
-	struct entry *e = next_entry(owner(p), 0);
+	struct iw_worker *w = owner(p);
+	struct entry *e = next_entry(w, 0);
 
+	if (e == NULL) {
+		dropped(w);
+		return;
+	}
 	e->stamp = iw_engine_now();
 	e->kind = ENTRY_ANOMALY;
 	e->what = (uint8_t)what;
@@ -314,6 +371,22 @@ iw_workers_packet(const struct iw_rawpkt *raw)
 }
 
 void
+iw_workers_before_sending(void (*fn)(void))
+{
+	before_sending = fn;
+}
+
+void
+iw_workers_idle(iw_time t)
+{
+	/* flows expire once a second, watermarks move on every time */
+	if (iw_engine_read_idle(t))
+		tick_all(iw_engine_now());
+	else
+		send_all(false);
+}
+
+void
 iw_workers_quiesce(void)
 {
 	int i;
@@ -321,6 +394,51 @@ iw_workers_quiesce(void)
 	send_all(false);
 	for (i = 0; i < n_workers; i++)
 		iw_queue_wait_drained(&workers[i].q);
+}
+
+/* The workers' counters and memory added to the reader's (iw_stats). */
+static void
+add_workers_stats(bool ended)
+{
+	struct iw_worker *w;
+	int i;
+
+	for (i = 0; i < n_workers; i++) {
+		w = &workers[i];
+		iw_stats_add(&iw_stats, ended ? &w->stats : w->running);
+		iw_stats.worker_queue_waits += w->q.full_waits;
+		iw_stats.workers_flow_mem += w->flow_mem;
+		iw_stats.workers_flow_mem_peak += w->flow_mem_peak;
+	}
+	iw_stats.workers = (uint32_t)n_workers;
+}
+
+/*
+ * While every worker waits, its counters stay still: they are added to a
+ * copy of the reader's for the event, and the reader's own come back
+ * after it, but for the event itself.
+ */
+void
+iw_workers_stats_emit(iw_time t)
+{
+	struct iw_stats *mine = malloc(sizeof(*mine));
+	uint64_t events, events_dropped;
+
+	if (mine == NULL) {
+		iw_stats.events_dropped++;
+		return;
+	}
+	iw_workers_quiesce();
+	*mine = iw_stats;
+	add_workers_stats(false);
+	events = iw_stats.events;
+	events_dropped = iw_stats.events_dropped;
+	/* no worker runs the correlator now (the stats take its lock) */
+	iw_stats_emit(t);
+	mine->events += iw_stats.events - events;
+	mine->events_dropped += iw_stats.events_dropped - events_dropped;
+	iw_stats = *mine;
+	free(mine);
 }
 
 static void
@@ -333,7 +451,7 @@ free_worker(struct iw_worker *w)
 }
 
 int
-iw_workers_start(int n, char *err, size_t errlen)
+iw_workers_start(int n, bool is_live, char *err, size_t errlen)
 {
 	struct iw_worker *w;
 	int i, j;
@@ -350,6 +468,7 @@ iw_workers_start(int n, char *err, size_t errlen)
 			goto nomem;
 	}
 	n_workers = n;
+	live = is_live;
 	/* from here the correlator is reached from every worker */
 	iw_corr_threads(true);
 	iw_flow_hand_over_decode_anomalies(hand_over_anomaly);
@@ -373,19 +492,16 @@ iw_workers_finish(void)
 	int i;
 
 	send_all(true);
+	for (i = 0; i < n_workers; i++)
+		pthread_join(workers[i].thread, NULL);
+	add_workers_stats(true);
 	for (i = 0; i < n_workers; i++) {
 		w = &workers[i];
-		pthread_join(w->thread, NULL);
-		iw_stats_add(&iw_stats, &w->stats);
-		iw_stats.worker_queue_waits += w->q.full_waits;
-		iw_stats.workers_flow_mem += w->flow_mem;
-		iw_stats.workers_flow_mem_peak += w->flow_mem_peak;
 		iw_queue_destroy(&w->q);
 		free_worker(w);
 	}
 	iw_corr_threads(false);
 	iw_flow_hand_over_decode_anomalies(NULL);
-	iw_stats.workers = (uint32_t)n_workers;
 	iw_engine_reader_finish();
 	free(workers);
 	workers = NULL;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * workers.h - packets spread over worker threads, reading files or stdin.
+ * workers.h - packets spread over worker threads, reading files, stdin or
+ * a live interface.
  *
  * One reader (the main thread) reads the capture, runs the packet clock
  * (the jump rule, once), reassembles IP fragments (all of
@@ -26,6 +27,14 @@
  * producer for the correlator (correlate.h), its watermark the reader's
  * clock when its last batch was sent: records are written in (clock,
  * flow_id, seq) order, the same order for any number of workers.
+ *
+ * Live, the reader takes the packets of every handle in the interface's
+ * PACKET_FANOUT group (capture.h, fanout.c) and does the same: the
+ * kernel's hash does not keep fragments or tunnels together, ours does.
+ * A queue full for longer than a moment drops packets, counted, rather
+ * than hold the reader (and so the kernel's buffers of every worker);
+ * when no packet comes the reader's clock, and with it the workers' and
+ * their watermarks, follows the wall clock (iw_workers_idle).
  */
 #ifndef IW_WORKERS_H
 #define IW_WORKERS_H
@@ -42,10 +51,25 @@ int iw_workers_default(void);
  * Starts n workers (2 .. IW_WORKERS_MAX); the limits in iw_cfg must
  * already be split (iw_workers_split_limits).  0, or -1 with a message.
  */
-int iw_workers_start(int n, char *err, size_t errlen);
+int iw_workers_start(int n, bool live, char *err, size_t errlen);
 
 /* A packet from the capture (the reader's thread). */
 void iw_workers_packet(const struct iw_rawpkt *);
+
+/* Live, no packet for a while: time moves on to t (wall clock) for the
+ * reader and every worker, and what the reader holds is sent. */
+void iw_workers_idle(iw_time t);
+
+/*
+ * fn runs on the reader's thread before every worker gets its batch at
+ * once (ticks, flushes, not a single full batch): live, the key logs are
+ * read then, so a worker that gets a whole short TLS session in one batch
+ * finds the keys its client wrote before the reader read its packets.
+ */
+void iw_workers_before_sending(void (*fn)(void));
+
+/* A stats event with the workers' counters added (they wait meanwhile). */
+void iw_workers_stats_emit(iw_time t);
 
 /*
  * Everything sent is done and every worker waits: the configuration may
