@@ -20,7 +20,7 @@ LIB=$B/libimapwatch.a
 OUT=$B/fuzz-replay
 SAMPLE=${IW_FUZZ_SAMPLE:-6}	# generated seeds a harness
 TMO=${IW_FUZZ_REPLAY_TIMEOUT:-10}
-HARNESSES="packet pcapng imap tls x509 sasl keylog tls_decrypt"
+HARNESSES="packet pcapng imap tls x509 sasl keylog tls_decrypt tls_keylog"
 
 if [ ! -f "$LIB" ]; then
 	ok 1 "fuzz replay: $LIB is built"

@@ -17,7 +17,7 @@
 # tests/fuzz/crashes/.
 set -u
 cd "$(dirname "$0")/../.." || exit 2
-ALL="packet pcapng imap tls x509 sasl keylog tls_decrypt"
+ALL="packet pcapng imap tls x509 sasl keylog tls_decrypt tls_keylog"
 HARNESSES=${*:-$ALL}
 TARGET=${TARGET:-10000000}
 SLICE=${SLICE:-600}

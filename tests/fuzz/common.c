@@ -2,6 +2,7 @@
 /*
  * common.c - see common.h.
  */
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -49,4 +50,23 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argv;
 	fz_setup();
 	return 0;
+}
+
+size_t
+fz_gcm_seal(EVP_CIPHER_CTX *ctx, bool *keyed, const uint8_t key[16],
+    const uint8_t nonce[12], const uint8_t *aad, size_t aadlen,
+    const uint8_t *pt, size_t n, uint8_t *out)
+{
+	int l = 0, fl = 0;
+
+	if (!*keyed)
+		EVP_EncryptInit_ex(ctx, EVP_aes_128_gcm(), NULL, key, nonce);
+	else
+		EVP_EncryptInit_ex(ctx, NULL, NULL, NULL, nonce);
+	*keyed = true;
+	EVP_EncryptUpdate(ctx, NULL, &l, aad, (int)aadlen);
+	EVP_EncryptUpdate(ctx, out, &l, pt, (int)n);
+	EVP_EncryptFinal_ex(ctx, out + l, &fl);
+	EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, 16, out + n);
+	return n + 16;
 }

@@ -70,4 +70,32 @@ fz_take(struct fz *f, size_t *n)
 	return p;
 }
 
+/* Big-endian writers for the records the harnesses build. */
+static inline void
+fz_put16(uint8_t *p, size_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static inline void
+fz_put_seq(uint8_t *p, uint64_t seq)
+{
+	int i;
+
+	for (i = 0; i < 8; i++)
+		p[i] = (uint8_t)(seq >> (56 - 8 * i));
+}
+
+/*
+ * AES-128-GCM as a TLS peer seals a record (EVP): n bytes of pt into out,
+ * the 16-byte tag after them; returns n + 16.  ctx is keyed on the first
+ * call (*keyed false) and only given new nonces after that: setting the
+ * cipher up again for each of thousands of tiny records timed out.
+ */
+struct evp_cipher_ctx_st;
+size_t	fz_gcm_seal(struct evp_cipher_ctx_st *ctx, bool *keyed,
+	    const uint8_t key[16], const uint8_t nonce[12], const uint8_t *aad,
+	    size_t aadlen, const uint8_t *pt, size_t n, uint8_t *out);
+
 #endif /* IW_FUZZ_COMMON_H */

@@ -114,13 +114,6 @@ static const struct iw_tlsd_ops ops = { on_plain, on_keys, NULL };
 /* ---- the hellos ---- */
 
 static void
-put16(uint8_t *p, size_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void
 send_hs(struct h *h, enum iw_dir dir, const uint8_t *msg, size_t n)
 {
 	(void)iw_tlsd_record(h->t, dir, 22, 0x0303, msg, n);
@@ -131,8 +124,8 @@ send_hs(struct h *h, enum iw_dir dir, const uint8_t *msg, size_t n)
 static size_t
 put_ext(uint8_t *m, size_t n, uint16_t type)
 {
-	put16(m + n, type);
-	put16(m + n + 2, 0);
+	fz_put16(m + n, type);
+	fz_put16(m + n + 2, 0);
 	return n + 4;
 }
 
@@ -140,9 +133,9 @@ static void
 finish_hello(struct h *h, enum iw_dir dir, uint8_t *m, size_t n,
     size_t ext_at)
 {
-	put16(m + ext_at, n - ext_at - 2);
+	fz_put16(m + ext_at, n - ext_at - 2);
 	m[1] = 0;
-	put16(m + 2, n - 4);
+	fz_put16(m + 2, n - 4);
 	send_hs(h, dir, m, n);
 }
 
@@ -159,8 +152,8 @@ client_hello(struct h *h, bool early)
 	memcpy(m + n, crandom, 32);
 	n += 32;
 	m[n++] = 0;			/* session id */
-	put16(m + n, 2);
-	put16(m + n + 2, h->tls13 ? 0x1301 : 0xc02f);
+	fz_put16(m + n, 2);
+	fz_put16(m + n + 2, h->tls13 ? 0x1301 : 0xc02f);
 	n += 4;
 	m[n++] = 1;
 	m[n++] = 0;			/* compression: null */
@@ -180,20 +173,20 @@ server_hello(struct h *h, const uint8_t *random)
 
 	m[n++] = 2;
 	n += 3;
-	put16(m + n, h->tls13 ? 0x0303 : h->version);
+	fz_put16(m + n, h->tls13 ? 0x0303 : h->version);
 	n += 2;
 	memcpy(m + n, random, 32);
 	n += 32;
 	m[n++] = 0;
-	put16(m + n, suites[h->mode]);
+	fz_put16(m + n, suites[h->mode]);
 	n += 2;
 	m[n++] = 0;
 	ext_at = n;
 	n += 2;
 	if (h->tls13) {
-		put16(m + n, 43);
-		put16(m + n + 2, 2);
-		put16(m + n + 4, 0x0304);
+		fz_put16(m + n, 43);
+		fz_put16(m + n + 2, 2);
+		fz_put16(m + n + 4, 0x0304);
 		n += 6;
 	}
 	if (h->etm)
@@ -255,36 +248,6 @@ nonce_xor(const struct sealer *s, uint8_t nonce[12])
 		nonce[4 + i] ^= (uint8_t)(s->seq >> (56 - 8 * i));
 }
 
-static void
-put_seq(uint8_t *p, uint64_t seq)
-{
-	int i;
-
-	for (i = 0; i < 8; i++)
-		p[i] = (uint8_t)(seq >> (56 - 8 * i));
-}
-
-static size_t
-gcm_seal(struct sealer *s, const uint8_t nonce[12], const uint8_t *aad,
-    size_t aadlen, const uint8_t *pt, size_t n, uint8_t *out)
-{
-	int l = 0, fl = 0;
-
-	/* keyed once: a timeout under load was the cipher set up again
-	 * for every one of thousands of tiny records */
-	if (!s->keyed)
-		EVP_EncryptInit_ex(s->ctx, EVP_aes_128_gcm(), NULL, s->key,
-		    nonce);
-	else
-		EVP_EncryptInit_ex(s->ctx, NULL, NULL, NULL, nonce);
-	s->keyed = true;
-	EVP_EncryptUpdate(s->ctx, NULL, &l, aad, (int)aadlen);
-	EVP_EncryptUpdate(s->ctx, out, &l, pt, (int)n);
-	EVP_EncryptFinal_ex(s->ctx, out + l, &fl);
-	EVP_CIPHER_CTX_ctrl(s->ctx, EVP_CTRL_AEAD_GET_TAG, 16, out + n);
-	return n + 16;
-}
-
 static size_t
 seal13(struct h *h, enum iw_dir dir, uint8_t type, const uint8_t *p,
     size_t n, size_t pad, uint8_t *out)
@@ -297,10 +260,11 @@ seal13(struct h *h, enum iw_dir dir, uint8_t type, const uint8_t *p,
 	pt[n] = type;
 	memset(pt + n + 1, 0, pad);
 	len = n + 1 + pad;
-	put16(aad + 3, len + 16);
+	fz_put16(aad + 3, len + 16);
 	nonce_xor(&h->s[dir], nonce);
 	h->s[dir].seq++;
-	return gcm_seal(&h->s[dir], nonce, aad, 5, pt, len, out);
+	return fz_gcm_seal(h->s[dir].ctx, &h->s[dir].keyed, h->s[dir].key,
+	    nonce, aad, 5, pt, len, out);
 }
 
 static size_t
@@ -311,14 +275,15 @@ seal12_gcm(struct h *h, enum iw_dir dir, uint8_t type, const uint8_t *p,
 	uint8_t nonce[12], aad[13];
 
 	memcpy(nonce, s->iv, 4);
-	put_seq(nonce + 4, s->seq);
+	fz_put_seq(nonce + 4, s->seq);
 	memcpy(out, nonce + 4, 8);
-	put_seq(aad, s->seq);
+	fz_put_seq(aad, s->seq);
 	aad[8] = type;
-	put16(aad + 9, h->version);
-	put16(aad + 11, n);
+	fz_put16(aad + 9, h->version);
+	fz_put16(aad + 11, n);
 	s->seq++;
-	return 8 + gcm_seal(s, nonce, aad, 13, p, n, out + 8);
+	return 8 + fz_gcm_seal(s->ctx, &s->keyed, s->key, nonce, aad, 13, p,
+	    n, out + 8);
 }
 
 static void
@@ -328,10 +293,10 @@ mac(struct sealer *s, uint8_t type, uint16_t ver, const uint8_t *p,
 	static uint8_t buf[MAX_PLAIN + 64];
 	size_t ol = 0;
 
-	put_seq(buf, s->seq);
+	fz_put_seq(buf, s->seq);
 	buf[8] = type;
-	put16(buf + 9, ver);
-	put16(buf + 11, n);
+	fz_put16(buf + 9, ver);
+	fz_put16(buf + 11, n);
 	memcpy(buf + 13, p, n);
 	EVP_Q_mac(NULL, "HMAC", NULL, "SHA1", NULL, s->mac_key, 20, buf,
 	    13 + n, out, 20, &ol);

@@ -14,7 +14,7 @@ ROOT=$PWD
 OUT=$ROOT/build-fuzz/seeds
 SHARED=${IW_SHARED:-$(cd "$ROOT/../shared" 2>/dev/null && pwd || true)}
 rm -rf "$OUT"
-mkdir -p "$OUT"/{packet,pcapng,imap,tls,x509,sasl}
+mkdir -p "$OUT"/{packet,pcapng,imap,tls,x509,sasl,tls_keylog}
 
 # captures: ours first, then the shared corpus (if there)
 list=$(mktemp)
@@ -88,11 +88,63 @@ for name, (m, fl, body) in seeds.items():
         f.write(bytes([m, fl]) + body)
 PY
 
+# fuzz_tls_keylog: sessions the harness seals with its key log's secrets
+# (header byte, then "ctl u16 bytes" chunks; tests/fuzz/fuzz_tls_keylog.c)
+"${PYTHON:-python3}" - "$OUT/tls_keylog" <<'PY'
+import os, struct, sys
+out = sys.argv[1]
+def c(ctl, b=b''):
+    return bytes([ctl]) + struct.pack('>H', len(b)) + b
+S = 0x80                                # to the client
+def param(ctl, v): return bytes([ctl]) + struct.pack('>H', v)  # ops 4-6
+def app(d, s): return c(d | 0x03, s.encode())
+def hs(d, i, body=b''): return c(d | 0x10 | i, body)
+CERT, CV, FIN, KU, NST, EE, CR, EOED = range(8)
+def stage(d, s): return param(d | 0x40 | s, 0)
+greet = '* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN COMPRESS=DEFLATE] ready\r\n'
+imap = [app(0, 'a1 CAPABILITY\r\n'),
+        app(S, '* CAPABILITY IMAP4rev1 AUTH=PLAIN AUTH=LOGIN COMPRESS=DEFLATE\r\na1 OK done\r\n'),
+        app(0, 'a2 LOGIN alice s3cret\r\n'), app(S, 'a2 OK logged in\r\n'),
+        app(0, 'a3 AUTHENTICATE PLAIN AGFsaWNlAHMzY3JldA==\r\n'), app(S, 'a3 NO [AUTHENTICATIONFAILED] no\r\n'),
+        app(0, 'a4 COMPRESS DEFLATE\r\n'), app(S, 'a4 OK DEFLATE active\r\n')]
+flight13 = [hs(S, EE, b'\x00\x00'), hs(S, CERT), hs(S, CV, b'\x04\x03\x00\x04abcd'),
+            hs(S, FIN, b'\x11' * 32), hs(0, FIN, b'\x22' * 32)]
+close = [c(0x01, b'\x01\x00'), c(S | 0x01, b'\x01\x00')]
+seeds = {
+    'tls13-imaps': bytes([0]) + b''.join(flight13) + app(S, greet) + b''.join(imap) + b''.join(close),
+    'tls13-starttls': bytes([2]) + b''.join(flight13) + app(0, 'a2 CAPABILITY\r\n') +
+        app(S, '* CAPABILITY IMAP4rev1 AUTH=PLAIN\r\na2 OK\r\n') + b''.join(imap[2:4]),
+    'tls13-keyupdate': bytes([0]) + b''.join(flight13) + app(S, greet) +
+        hs(0, KU, b'\x01') + app(0, 'a1 LOGIN bob pw\r\n') + hs(S, KU, b'\x00') +
+        hs(S, NST, b'\x00\x00\x1c\x20' + b'\x00' * 4 + b'\x00' + b'\x00\x04tick' + b'\x00\x00') +
+        app(S, 'a1 OK\r\n') + c(0x70, b'a2 LOGOUT\r\n'),
+    'tls13-bad-cert-alert': bytes([0]) + hs(S, EE, b'\x00\x00') +
+        hs(S, CERT, b'0\x82\x01\x00' + b'\x00' * 16) + hs(S, CV, b'\x04\x03\x00\x00') +
+        hs(S, FIN, b'\x11' * 32) + c(0x02, b'\x02\x2a'),
+    'tls13-flipped': bytes([0]) + b''.join(flight13) + c(0x33, b'\x05a1 LOGIN x y\r\n') +
+        app(S, greet),
+    'tls13-early': bytes([0x10]) + app(0, 'a0 CAPABILITY\r\n') + hs(S, EE, b'\x00\x04\x00\x2a\x00\x00') +
+        hs(S, CERT) + hs(S, FIN, b'\x11' * 32) + hs(0, EOED) + hs(0, FIN, b'\x22' * 32) +
+        app(S, greet),
+    'tls13-missing-live': bytes([0x0c]) + b''.join(flight13) + app(S, greet) +
+        param(0x60, 60) + app(0, 'a1 LOGIN carol pw\r\n'),
+    'tls12-imaps': bytes([1]) + hs(S, CERT) + c(S | 0x20, b'\x16\x03\x03\x00\x04\x0e\x00\x00\x00') +
+        stage(0, 1) + hs(0, FIN, b'\x33' * 12) + stage(S, 1) + hs(S, FIN, b'\x44' * 12) +
+        app(S, greet) + b''.join(imap) + b''.join(close),
+    'tls12-starttls-gap': bytes([3]) + hs(S, CERT) + stage(0, 1) + hs(0, FIN, b'\x33' * 12) +
+        stage(S, 1) + hs(S, FIN, b'\x44' * 12) + app(0, 'a2 CAPABILITY\r\n') +
+        param(0x50, 100) + app(0, 'a3 LOGIN dave pw\r\n'),
+}
+for name, b in seeds.items():
+    with open(os.path.join(out, name), 'wb') as f:
+        f.write(b)
+PY
+
 # the curated seeds in git join in (run.sh also passes them directly)
-for h in packet pcapng imap tls x509 sasl; do
+for h in packet pcapng imap tls x509 sasl tls_keylog; do
 	[ -d "tests/fuzz/seeds/$h" ] && cp tests/fuzz/seeds/$h/* "$OUT/$h/" 2>/dev/null || true
 done
-for h in packet pcapng imap tls x509 sasl; do
+for h in packet pcapng imap tls x509 sasl tls_keylog; do
 	printf '%-7s %5d seeds %6s\n' "$h" "$(ls "$OUT/$h" | wc -l)" \
 	    "$(du -sh "$OUT/$h" | cut -f1)"
 done

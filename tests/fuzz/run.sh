@@ -5,7 +5,7 @@
 #   tests/fuzz/run.sh [HARNESS...]	(make fuzz: all of them)
 #
 # Harnesses (tests/fuzz/fuzz_*.c): packet pcapng imap tls x509 sasl keylog
-# tls_decrypt.
+# tls_decrypt tls_keylog.
 # Environment:
 #   FUZZ_SECONDS=60	libFuzzer time per harness
 #   FUZZ_JOBS=1		harnesses fuzzed at the same time (cores are shared)
@@ -29,7 +29,7 @@
 set -u
 cd "$(dirname "$0")/../.." || exit 2
 ROOT=$PWD
-ALL="packet pcapng imap tls x509 sasl keylog tls_decrypt"
+ALL="packet pcapng imap tls x509 sasl keylog tls_decrypt tls_keylog"
 HARNESSES=${*:-$ALL}
 SECONDS_EACH=${FUZZ_SECONDS:-60}
 AFL_SECONDS=${FUZZ_AFL_SECONDS:-$SECONDS_EACH}
@@ -71,7 +71,7 @@ max_len() {
 	x509) echo 8192 ;;
 	sasl) echo 2048 ;;
 	keylog) echo 16384 ;;
-	tls_decrypt) echo 32768 ;;
+	tls_decrypt|tls_keylog) echo 32768 ;;
 	esac
 }
 
@@ -113,7 +113,7 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:symbolize=1:
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 fuzz_one() {	# harness
 	local h=$1 dict=$1
-	case $h in imap|tls|packet|pcapng|x509|sasl|keylog|tls_decrypt) ;;
+	case $h in imap|tls|packet|pcapng|x509|sasl|keylog|tls_decrypt|tls_keylog) ;;
 	*) die "no harness $h" ;; esac
 	mkdir -p "$BF/corpus/$h" "tests/fuzz/crashes/$h" "$BF/seeds/$h"
 	local dirs=("$BF/corpus/$h" "$BF/seeds/$h")
