@@ -40,6 +40,9 @@ files_of() {
 	tls) echo dissectors/tls.c dissectors/tls_hello.c dissectors/tls_report.c \
 	    dissectors/fingerprint.c dissectors/x509.c ;;
 	x509) echo dissectors/x509.c ;;
+	tls_keylog) echo dissectors/tls.c dissectors/tls_decrypt.c \
+	    dissectors/tls_report.c dissectors/x509.c dissectors/imap.c \
+	    dissectors/imap_proto.c dissectors/imap_compress.c ;;
 	sasl) echo dissectors/imap_sasl.c ;;
 	esac
 }
