@@ -158,7 +158,6 @@ both_off(struct iw_imap *st)
 	}
 }
 
-/* An injected command: its name, and its tag if short enough to keep. */
 /*
  * The outer session whose bytes TLS is reading now, in this thread: the
  * inner session TLS makes meanwhile (after STARTTLS) belongs to it.  IMAP
@@ -167,6 +166,7 @@ both_off(struct iw_imap *st)
  */
 static _Thread_local struct iw_imap *feeding;
 
+/* An injected command: its name, and its tag if short enough to keep. */
 static void
 inj_name(struct iw_imap *st, int cmd, const struct imap_token *tag)
 {
